@@ -1,0 +1,62 @@
+//! The umbrella error of the core: one `Copy` enum wrapping each module's.
+
+use core::fmt;
+
+use crate::beacon::BeaconError;
+use crate::chain::ChainError;
+use crate::encoding::HexError;
+use crate::round::RoundError;
+
+/// Any error the core returns. `Copy`, allocation-free, with a one-line
+/// `Display` suitable for an operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// Round arithmetic.
+    Round(RoundError),
+    /// Chain parameters.
+    Chain(ChainError),
+    /// Beacon verification.
+    Beacon(BeaconError),
+    /// Hex decoding.
+    Hex(HexError),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Round(e) => e.fmt(f),
+            Self::Chain(e) => e.fmt(f),
+            Self::Beacon(e) => e.fmt(f),
+            Self::Hex(e) => e.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Self::Round(e) => Some(e),
+            Self::Chain(e) => Some(e),
+            Self::Beacon(e) => Some(e),
+            Self::Hex(e) => Some(e),
+        }
+    }
+}
+
+macro_rules! from_module_error {
+    ($($variant:ident($ty:ty)),* $(,)?) => {$(
+        impl From<$ty> for Error {
+            fn from(e: $ty) -> Self {
+                Self::$variant(e)
+            }
+        }
+    )*};
+}
+
+from_module_error!(
+    Round(RoundError),
+    Chain(ChainError),
+    Beacon(BeaconError),
+    Hex(HexError),
+);

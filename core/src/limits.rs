@@ -1,0 +1,30 @@
+//! Every capacity in the core, in one place.
+//!
+//! The core allocates only where arkworks needs to (pairings) and never in
+//! proportion to untrusted input beyond the bounds named here. Anything that
+//! reads a length off the wire checks it against one of these constants first.
+
+/// Largest drand `/info` JSON document accepted, in bytes.
+///
+/// Real documents are ~500 bytes; 16 KiB leaves room for metadata growth while
+/// keeping a hostile file from costing more than a fixed, small parse.
+pub const MAX_CHAIN_INFO_JSON_LEN: usize = 16 * 1024;
+
+/// Deepest nesting of JSON arrays/objects accepted anywhere in the core.
+///
+/// serde-json-core skips unknown values recursively; bounding the depth before
+/// parsing keeps that recursion (and so the stack) bounded too.
+pub const MAX_JSON_DEPTH: usize = 16;
+
+/// Longest drand beacon id (`metadata.beaconID`), in bytes.
+pub const MAX_BEACON_ID_LEN: usize = 64;
+
+/// Longest `previous_signature` of a chained beacon: a G2 signature (96 bytes).
+/// Round 1 of a chained network uses the 32-byte genesis seed instead.
+pub const MAX_PREVIOUS_SIGNATURE_LEN: usize = 96;
+
+/// Size of a compressed G1 point (public key or signature), in bytes.
+pub const G1_COMPRESSED_LEN: usize = 48;
+
+/// Size of a compressed G2 point (public key or signature), in bytes.
+pub const G2_COMPRESSED_LEN: usize = 96;
