@@ -1,1 +1,2 @@
-//! x
+//! criterion benches of veil-core; see `benches/*.rs`. Run with
+//! `cargo bench -p veil-benches`.

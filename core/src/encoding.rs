@@ -82,7 +82,7 @@ pub fn decode_array<const N: usize>(s: &str) -> Result<[u8; N], HexError> {
 /// [`HexError::OddLength`] or [`HexError::InvalidCharacter`] otherwise.
 pub fn decode_into<'b>(s: &str, buf: &'b mut [u8]) -> Result<&'b [u8], HexError> {
     let digits = strip_prefix(s);
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(HexError::OddLength);
     }
     let n = digits.len() / 2;

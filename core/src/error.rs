@@ -33,16 +33,9 @@ impl fmt::Display for Error {
     }
 }
 
-impl core::error::Error for Error {
-    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
-        match self {
-            Self::Round(e) => Some(e),
-            Self::Chain(e) => Some(e),
-            Self::Beacon(e) => Some(e),
-            Self::Hex(e) => Some(e),
-        }
-    }
-}
+/// Transparent: `Display` already shows the module error, so it is not
+/// repeated as a `source()` (error reporters print each source once more).
+impl core::error::Error for Error {}
 
 macro_rules! from_module_error {
     ($($variant:ident($ty:ty)),* $(,)?) => {$(

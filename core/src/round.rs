@@ -128,7 +128,7 @@ impl ChainTime {
         let Some(elapsed) = now.checked_sub(self.genesis) else {
             return Ok(Round::FIRST);
         };
-        let whole = elapsed / u64::from(self.period.get());
+        let whole = elapsed / NonZeroU64::from(self.period);
         let r = whole.checked_add(1).ok_or(RoundError::Overflow)?;
         Round::new(r)
     }
@@ -146,7 +146,7 @@ impl ChainTime {
         let Some(elapsed) = not_before.checked_sub(self.genesis) else {
             return Ok(Round::FIRST);
         };
-        let period = u64::from(self.period.get());
+        let period = NonZeroU64::from(self.period);
         let whole = elapsed / period;
         let partial = u64::from(elapsed % period != 0);
         let r = whole

@@ -34,10 +34,11 @@ proptest! {
             Ok(r) => {
                 let t = ct.time_of(r).unwrap();
                 prop_assert!(t <= now || r == Round::FIRST);
-                if let Ok(next) = Round::new(r.get() + 1) {
-                    if let Ok(tn) = ct.time_of(next) {
-                        prop_assert!(tn > now);
-                    }
+                let next = r.get().checked_add(1).map(Round::new);
+                if let Some(Ok(next)) = next
+                    && let Ok(tn) = ct.time_of(next)
+                {
+                    prop_assert!(tn > now);
                 }
             }
             Err(e) => prop_assert_eq!(e, RoundError::Overflow),

@@ -1,0 +1,80 @@
+//! Command-line values parsed into core types, with errors that name the
+//! argument. Numbers are parsed here rather than by clap so that a bad value
+//! is a content error (exit 1), not a syntax error (exit 2).
+
+use veil_core::{Round, encoding, limits::G2_COMPRESSED_LEN};
+
+use crate::Error;
+
+/// A `u64` in decimal: digits only, no sign, no spaces.
+///
+/// # Errors
+///
+/// [`Error::Value`] naming `what`: empty, not digits, or beyond `u64::MAX`.
+pub fn parse_u64(what: &'static str, s: &str) -> Result<u64, Error> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::value(
+            what,
+            format!(
+                "'{}' is not a non-negative decimal integer",
+                s.escape_debug()
+            ),
+        ));
+    }
+    s.parse::<u64>().map_err(|_| {
+        Error::value(
+            what,
+            format!("{s} is larger than the largest 64-bit value ({})", u64::MAX),
+        )
+    })
+}
+
+/// A round number: a `u64` other than 0.
+///
+/// # Errors
+///
+/// As [`parse_u64`], plus round 0.
+pub fn parse_round(what: &'static str, s: &str) -> Result<Round, Error> {
+    Round::new(parse_u64(what, s)?).map_err(|e| Error::value(what, e))
+}
+
+/// Hex of at most one G2 point (96 bytes), case-insensitive, optional `0x`.
+///
+/// # Errors
+///
+/// [`Error::Value`] naming `what` for anything else.
+pub fn parse_signature_hex(what: &'static str, s: &str) -> Result<Vec<u8>, Error> {
+    let mut buf = [0u8; G2_COMPRESSED_LEN];
+    let bytes = encoding::decode_into(s, &mut buf).map_err(|e| Error::value(what, e))?;
+    Ok(bytes.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn u64_accepts_only_plain_digits() {
+        assert_eq!(parse_u64("N", "0").unwrap(), 0);
+        assert_eq!(parse_u64("N", "18446744073709551615").unwrap(), u64::MAX);
+        for bad in [
+            "",
+            "-1",
+            "+1",
+            " 1",
+            "1 ",
+            "1e3",
+            "0x10",
+            "18446744073709551616",
+            "١",
+        ] {
+            assert!(parse_u64("N", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn round_refuses_zero() {
+        assert!(parse_round("R", "0").is_err());
+        assert_eq!(parse_round("R", "7").unwrap().get(), 7);
+    }
+}
