@@ -81,6 +81,17 @@ pub mod chain;
 mod curve;
 pub mod round;
 
+// ---------------------------------------------------------------------------
+// Timelock: the IBE and the four formats around it
+// ---------------------------------------------------------------------------
+pub mod age;
+pub mod armor;
+pub mod bittensor;
+pub mod devnet;
+pub mod format;
+pub mod ibe;
+pub mod tle;
+
 pub use beacon::{Beacon, BeaconError, Signature, VerifiedBeacon};
 pub use chain::{BuiltinChain, Chain, ChainError, Group, PublicKey, Scheme};
 pub use error::Error;

@@ -28,3 +28,23 @@ pub const G1_COMPRESSED_LEN: usize = 48;
 
 /// Size of a compressed G2 point (public key or signature), in bytes.
 pub const G2_COMPRESSED_LEN: usize = 96;
+
+/// Largest age header accepted (version line, stanzas, MAC line), in bytes.
+/// A tlock header is ~340 bytes; the bound leaves room for grease stanzas
+/// while keeping the header read a fixed, small cost.
+pub const MAX_AGE_HEADER_LEN: usize = 16 * 1024;
+
+/// Plaintext bytes per age STREAM chunk (age v1: 64 KiB).
+pub const AGE_CHUNK_LEN: usize = 64 * 1024;
+
+/// Authentication tag of each STREAM chunk (ChaCha20-Poly1305).
+pub const AGE_TAG_LEN: usize = 16;
+
+/// Longest ASCII-armor line veil reads (64 base64 characters, with room for
+/// a CR and surrounding whitespace).
+pub const MAX_ARMOR_LINE_LEN: usize = 128;
+
+/// Largest raw TLE or bittensor ciphertext accepted, in bytes. These formats
+/// are not streamed (AES-GCM over the whole body), so the shell must hold one
+/// in memory; this is the cap it enforces before reading.
+pub const MAX_TLE_LEN: usize = 256 * 1024 * 1024;

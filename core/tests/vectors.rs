@@ -6,35 +6,18 @@
 //! them these tests say so on stderr and fall back to the few public facts
 //! written below as literals, each with its source.
 
-use std::path::PathBuf;
+#[path = "support/shared.rs"]
+mod support;
 
 use serde_json::Value;
+use support::shared_vector;
 use veil_core::{
     Beacon, BeaconError, BuiltinChain, Chain, ChainError, ChainTime, PublicKey, Round, Scheme,
     encoding,
 };
 
-fn shared_vector(name: &str) -> Option<Value> {
-    let dir = std::env::var_os("VEIL_SHARED_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"));
-    let path = dir.join(name);
-    match std::fs::read(&path) {
-        Ok(bytes) => Some(serde_json::from_slice(&bytes).expect("vector file is JSON")),
-        Err(_) => {
-            eprintln!(
-                "NOTE: shared vector file {} not found; running only the built-in literal vectors",
-                path.display()
-            );
-            None
-        }
-    }
-}
-
 fn hex_bytes(v: &Value) -> Vec<u8> {
-    let s = v.as_str().expect("hex string");
-    let mut buf = vec![0u8; s.len() / 2];
-    encoding::decode_into(s, &mut buf).expect("hex").to_vec()
+    support::hex_bytes(v.as_str().expect("hex string"))
 }
 
 /// A chain with the given scheme and key but placeholder clock and seed: the
