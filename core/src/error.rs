@@ -2,10 +2,14 @@
 
 use core::fmt;
 
+use crate::age::AgeError;
+use crate::armor::ArmorError;
 use crate::beacon::BeaconError;
 use crate::chain::ChainError;
 use crate::encoding::HexError;
+use crate::ibe::IbeError;
 use crate::round::RoundError;
+use crate::tle::TleError;
 
 /// Any error the core returns. `Copy`, allocation-free, with a one-line
 /// `Display` suitable for an operator.
@@ -20,6 +24,14 @@ pub enum Error {
     Beacon(BeaconError),
     /// Hex decoding.
     Hex(HexError),
+    /// Timelock IBE.
+    Ibe(IbeError),
+    /// The age format.
+    Age(AgeError),
+    /// ASCII armor.
+    Armor(ArmorError),
+    /// The TLE and bittensor formats.
+    Tle(TleError),
 }
 
 impl fmt::Display for Error {
@@ -29,6 +41,10 @@ impl fmt::Display for Error {
             Self::Chain(e) => e.fmt(f),
             Self::Beacon(e) => e.fmt(f),
             Self::Hex(e) => e.fmt(f),
+            Self::Ibe(e) => e.fmt(f),
+            Self::Age(e) => e.fmt(f),
+            Self::Armor(e) => e.fmt(f),
+            Self::Tle(e) => e.fmt(f),
         }
     }
 }
@@ -52,4 +68,8 @@ from_module_error!(
     Chain(ChainError),
     Beacon(BeaconError),
     Hex(HexError),
+    Ibe(IbeError),
+    Age(AgeError),
+    Armor(ArmorError),
+    Tle(TleError),
 );

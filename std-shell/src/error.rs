@@ -8,7 +8,7 @@ use std::path::PathBuf;
 pub enum Error {
     /// A core error (chain, round, beacon, hex).
     #[error(transparent)]
-    Core(#[from] veil_core::Error),
+    Core(veil_core::Error),
     /// Reading a file failed.
     #[error("cannot read {}: {source}", path.display())]
     Read {
@@ -26,6 +26,33 @@ pub enum Error {
         /// The cap, in bytes.
         max: usize,
     },
+    /// Writing a file failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Any other I/O failure, with what was being done.
+    #[error("{what}: {source}")]
+    Io {
+        /// What veil was doing.
+        what: &'static str,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The input is larger than veil holds in memory for its format.
+    #[error("input is larger than {max} bytes")]
+    InputTooLarge {
+        /// The cap, in bytes.
+        max: usize,
+    },
+    /// The input's content is not what the command needs; the text says why.
+    #[error("{0}")]
+    Content(String),
     /// A command-line value is not acceptable; the message names the argument.
     #[error("{what}: {reason}")]
     Value {
@@ -36,8 +63,20 @@ pub enum Error {
     },
 }
 
+impl<E: Into<veil_core::Error>> From<E> for Error {
+    fn from(e: E) -> Self {
+        Self::Core(e.into())
+    }
+}
+
 impl Error {
-    pub(crate) fn value(what: &'static str, reason: impl core::fmt::Display) -> Self {
+    /// Maps an I/O error to [`Error::Io`] with what was being done.
+    pub fn io(what: &'static str) -> impl FnOnce(std::io::Error) -> Self {
+        move |source| Self::Io { what, source }
+    }
+
+    /// A refused command-line value, naming the argument.
+    pub fn value(what: &'static str, reason: impl core::fmt::Display) -> Self {
         Self::Value {
             what,
             reason: reason.to_string(),

@@ -14,5 +14,7 @@
 pub mod args;
 pub mod chains;
 pub mod error;
+pub mod io;
+pub mod timelock;
 
 pub use error::Error;

@@ -6,11 +6,15 @@
 //! nothing to stdout.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use veil::io::{Output, open_input};
+use veil::timelock::{self, DecryptOptions, KeySource};
 use veil::{args, chains};
+use veil_core::format::Format;
 use veil_core::{Beacon, Chain};
 
 #[derive(Parser)]
@@ -32,6 +36,60 @@ enum Command {
     /// drand beacons.
     #[command(subcommand)]
     Beacon(BeaconCommand),
+    /// Seal IN (default stdin) until a drand round.
+    Encrypt {
+        /// The round to seal to.
+        #[arg(
+            long,
+            value_name = "R",
+            allow_hyphen_values = true,
+            required_unless_present = "at",
+            conflicts_with = "at"
+        )]
+        round: Option<String>,
+        /// Seal to the first round emitted at or after this unix time.
+        #[arg(long, value_name = "UNIX_SECONDS", allow_hyphen_values = true)]
+        at: Option<String>,
+        /// age (drand tle, tlock-js), tle (PyPI timelock, bittensor-drand),
+        /// tle-v03 (timelock crate 0.3.0) or bittensor (SCALE envelope).
+        #[arg(long, value_name = "FORMAT", default_value = "age")]
+        format: String,
+        /// ASCII-armor the age output.
+        #[arg(long)]
+        armor: bool,
+        #[command(flatten)]
+        chain: ChainArg,
+        /// Write here (atomically) instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "OUT")]
+        output: Option<PathBuf>,
+        /// The plaintext (default stdin).
+        #[arg(value_name = "IN")]
+        input: Option<PathBuf>,
+    },
+    /// Open a sealed IN (default stdin); the format is detected.
+    Decrypt {
+        /// The round's beacon signature, hex.
+        #[arg(long, value_name = "HEX", allow_hyphen_values = true)]
+        signature: String,
+        /// The round sealed to: needed to verify the beacon of a raw TLE;
+        /// must match the round an age or bittensor file carries.
+        #[arg(long, value_name = "R", allow_hyphen_values = true)]
+        round: Option<String>,
+        #[command(flatten)]
+        chain: ChainArg,
+        /// Write here (all or nothing) instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "OUT")]
+        output: Option<PathBuf>,
+        /// The ciphertext (default stdin).
+        #[arg(value_name = "IN")]
+        input: Option<PathBuf>,
+    },
+    /// Describe a sealed IN as JSON without decrypting it.
+    Inspect {
+        /// The ciphertext (default stdin).
+        #[arg(value_name = "IN")]
+        input: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -89,6 +147,66 @@ impl ChainArg {
 
 fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
     match cli.command {
+        Command::Encrypt {
+            round,
+            at,
+            format,
+            armor,
+            chain,
+            output,
+            input,
+        } => {
+            let format =
+                Format::from_name(&format).map_err(|e| veil::Error::value("--format", e))?;
+            let chain = chain.resolve()?;
+            let round = match (round, at) {
+                (Some(r), _) => args::parse_round("--round", &r)?,
+                (None, Some(t)) => {
+                    let t = args::parse_u64("--at", &t)?;
+                    chain
+                        .time()
+                        .reveal_round(t)
+                        .map_err(veil_core::Error::from)
+                        .with_context(|| format!("--at {t}"))?
+                }
+                (None, None) => unreachable_args()?,
+            };
+            let mut input = open_input(input.as_deref())?;
+            let mut sink = Output::create(output.as_deref())?;
+            timelock::encrypt(
+                &chain,
+                round,
+                format,
+                armor,
+                &mut input,
+                &mut sink,
+                &mut rand_core::OsRng,
+            )?;
+            sink.commit()?;
+        }
+        Command::Decrypt {
+            signature,
+            round,
+            chain,
+            output,
+            input,
+        } => {
+            let opts = DecryptOptions {
+                chain: chain.resolve()?,
+                key: KeySource::Signature(args::parse_signature_hex("--signature", &signature)?),
+                round: round
+                    .map(|r| args::parse_round("--round", &r))
+                    .transpose()?,
+            };
+            let mut input = open_input(input.as_deref())?;
+            let mut sink = Output::create(output.as_deref())?;
+            timelock::decrypt(&opts, &mut input, &mut sink)?;
+            sink.commit()?;
+        }
+        Command::Inspect { input } => {
+            let report = timelock::inspect(&mut open_input(input.as_deref())?)?;
+            writeln!(out, "{}", serde_json::to_string(&report)?)?;
+        }
         Command::Round(RoundCommand::At {
             unix_seconds,
             chain,
@@ -136,6 +254,11 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// clap enforces `--round` or `--at`; this keeps the match total without a panic.
+fn unreachable_args<T>() -> Result<T> {
+    anyhow::bail!("one of --round or --at is required")
 }
 
 /// One line: newlines and other control characters in a message become

@@ -1,0 +1,175 @@
+//! Inputs and outputs of the command line: `IN`/`OUT` default to stdin and
+//! stdout; `-o FILE` is written to a temporary name beside it and renamed
+//! only on success, so a failed run never leaves a partial file.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+
+/// Opens `IN`: a path, or stdin when absent or `-`.
+///
+/// # Errors
+///
+/// [`Error::Read`] when the file cannot be opened.
+pub fn open_input(path: Option<&Path>) -> Result<Box<dyn Read>, Error> {
+    match path {
+        None => Ok(Box::new(io::stdin().lock())),
+        Some(p) if p.as_os_str() == "-" => Ok(Box::new(io::stdin().lock())),
+        Some(p) => File::open(p)
+            .map(|f| Box::new(f) as Box<dyn Read>)
+            .map_err(|source| Error::Read {
+                path: p.to_owned(),
+                source,
+            }),
+    }
+}
+
+/// Reads until `buf` is full or the input ends; returns how much was read.
+///
+/// # Errors
+///
+/// Any read error other than `Interrupted`.
+pub fn read_full(r: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        let Some(rest) = buf.get_mut(n..) else { break };
+        match r.read(rest) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Reads the whole input, refusing (without reading further) one longer than
+/// `max` bytes.
+///
+/// # Errors
+///
+/// [`Error::InputTooLarge`] or an I/O error.
+pub fn read_capped(r: &mut (impl Read + ?Sized), max: usize) -> Result<Vec<u8>, Error> {
+    let mut buf = Vec::new();
+    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
+    r.take(limit)
+        .read_to_end(&mut buf)
+        .map_err(Error::io("reading the input"))?;
+    if buf.len() > max {
+        return Err(Error::InputTooLarge { max });
+    }
+    Ok(buf)
+}
+
+/// Where output goes: stdout, or a temporary file renamed into place by
+/// [`Output::commit`]. Dropped without a commit, the temporary file is removed.
+pub struct Output {
+    inner: OutputInner,
+}
+
+enum OutputInner {
+    Stdout(BufWriter<io::StdoutLock<'static>>),
+    File {
+        writer: Option<BufWriter<File>>,
+        tmp: PathBuf,
+        dest: PathBuf,
+    },
+}
+
+impl Output {
+    /// `-o FILE` when given, otherwise stdout.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Write`] when the temporary file cannot be created.
+    pub fn create(path: Option<&Path>) -> Result<Self, Error> {
+        let Some(dest) = path.filter(|p| p.as_os_str() != "-") else {
+            return Ok(Self {
+                inner: OutputInner::Stdout(BufWriter::new(io::stdout().lock())),
+            });
+        };
+        let name = dest
+            .file_name()
+            .ok_or_else(|| Error::value("-o", format!("{} is not a file path", dest.display())))?;
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".veil-tmp-{}", std::process::id()));
+        let tmp = dest.with_file_name(tmp_name);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|source| Error::Write {
+                path: tmp.clone(),
+                source,
+            })?;
+        Ok(Self {
+            inner: OutputInner::File {
+                writer: Some(BufWriter::new(file)),
+                tmp,
+                dest: dest.to_owned(),
+            },
+        })
+    }
+
+    /// Flushes and, for a file, renames it into place.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Write`] when flushing, syncing or renaming fails.
+    pub fn commit(mut self) -> Result<(), Error> {
+        match &mut self.inner {
+            OutputInner::Stdout(w) => w.flush().map_err(Error::io("writing to stdout")),
+            OutputInner::File { writer, tmp, dest } => {
+                let write_err = |source| Error::Write {
+                    path: dest.clone(),
+                    source,
+                };
+                if let Some(w) = writer.take() {
+                    let file = w.into_inner().map_err(|e| write_err(e.into_error()))?;
+                    file.sync_all().map_err(write_err)?;
+                }
+                std::fs::rename(&*tmp, &*dest).map_err(write_err)
+            }
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.inner {
+            OutputInner::Stdout(w) => w.write(buf),
+            OutputInner::File {
+                writer: Some(w), ..
+            } => w.write(buf),
+            OutputInner::File { writer: None, .. } => {
+                Err(io::Error::other("output already committed"))
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.inner {
+            OutputInner::Stdout(w) => w.flush(),
+            OutputInner::File {
+                writer: Some(w), ..
+            } => w.flush(),
+            OutputInner::File { writer: None, .. } => Ok(()),
+        }
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if let OutputInner::File {
+            writer: Some(_),
+            tmp,
+            ..
+        } = &self.inner
+        {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
