@@ -59,6 +59,10 @@ pub enum AgeError {
     },
     /// The payload is truncated, or a chunk has an impossible size.
     Truncated,
+    /// The payload has no chunk at all. age requires a final chunk even for
+    /// an empty plaintext, so that truncation is always detected; tlock-js
+    /// 0.9 omits it when encrypting nothing.
+    NoFinalChunk,
     /// A caller buffer is too small, or chunks were fed out of order.
     BufferMisuse,
     /// The sealing RNG could not produce a key (practically impossible).
@@ -77,6 +81,9 @@ impl fmt::Display for AgeError {
                 write!(f, "age header missing or longer than {max} bytes")
             }
             Self::Truncated => f.write_str("age payload is truncated"),
+            Self::NoFinalChunk => f.write_str(
+                "age payload has no final chunk, so truncation cannot be ruled out (tlock-js 0.9 writes such files for an empty plaintext)",
+            ),
             Self::BufferMisuse => f.write_str("internal error: age chunk buffer misuse"),
             Self::Sealing => f.write_str("sealing failed"),
             Self::DecryptionFailed => f.write_str("decryption failed"),
@@ -516,6 +523,9 @@ impl StreamOpener {
         let s = &mut self.stream;
         if s.done {
             return Err(AgeError::BufferMisuse);
+        }
+        if buf.is_empty() && s.counter == 0 {
+            return Err(AgeError::NoFinalChunk);
         }
         let len = buf
             .len()

@@ -98,3 +98,128 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Runs `cmd` with `stdin` fed from memory, returning its output.
+///
+/// # Panics
+///
+/// When the command cannot be started.
+pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let mut pipe = child.stdin.take().expect("stdin pipe");
+    let data = stdin.to_vec();
+    // Write from a thread so a peer that prints before reading cannot deadlock.
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait for peer");
+    writer.join().expect("stdin writer");
+    out
+}
+
+/// `veil ARGS` with `stdin`.
+///
+/// # Panics
+///
+/// When the binary cannot be started.
+pub fn veil_stdin(args: &[&str], stdin: &[u8]) -> Output {
+    run_with_stdin(Command::new(veil_bin()).args(args), stdin)
+}
+
+/// Whether the test command asked for the peers to be mandatory
+/// (`VEIL_REQUIRE_PEERS=1`, set by `scripts/test` after installing them).
+fn peers_required() -> bool {
+    std::env::var_os("VEIL_REQUIRE_PEERS").is_some_and(|v| v == "1")
+}
+
+fn peer_missing(what: &str) {
+    assert!(
+        !peers_required(),
+        "{what} is not installed but VEIL_REQUIRE_PEERS=1: run scripts/setup-peers"
+    );
+    eprintln!("NOTE: {what} not installed (scripts/setup-peers); skipping this interop test");
+}
+
+/// The real tlock-js peer: `node tlock.mjs …` in `$VEIL_PEER_NODE_DIR`.
+pub fn tlock_js() -> Option<Command> {
+    let dir = std::env::var_os("VEIL_PEER_NODE_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers/js");
+            d.join("node_modules/tlock-js").exists().then_some(d)
+        });
+    match dir {
+        Some(d) => {
+            let mut cmd = Command::new("node");
+            cmd.arg(d.join("tlock.mjs"));
+            Some(cmd)
+        }
+        None => {
+            peer_missing("tlock-js (npm)");
+            None
+        }
+    }
+}
+
+/// The real bittensor-drand peer: `python btdrand.py …` from the peer venv.
+pub fn bittensor_drand() -> Option<Command> {
+    let python = std::env::var_os("VEIL_PEER_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.peers/py/bin/python");
+            p.exists().then_some(p)
+        });
+    match python {
+        Some(p) => {
+            let mut cmd = Command::new(p);
+            cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers/py/btdrand.py"));
+            Some(cmd)
+        }
+        None => {
+            peer_missing("bittensor-drand (PyPI)");
+            None
+        }
+    }
+}
+
+/// Asserts a successful run and returns its stdout.
+///
+/// # Panics
+///
+/// When the run failed.
+#[track_caller]
+pub fn success(out: Output, what: &str) -> Vec<u8> {
+    assert!(
+        out.status.success(),
+        "{what} failed ({:?}): {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Asserts veil's failure contract: exit 1, nothing on stdout, one line on
+/// stderr. Returns that line.
+///
+/// # Panics
+///
+/// When the contract is broken.
+#[track_caller]
+pub fn veil_failure(out: &Output, what: &str) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+    assert!(out.stdout.is_empty(), "{what}: stdout not empty");
+    assert_eq!(
+        stderr.matches('\n').count(),
+        1,
+        "{what}: not one line: {stderr:?}"
+    );
+    stderr
+}
