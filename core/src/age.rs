@@ -185,7 +185,7 @@ fn write_header<const N: usize>(
 ) -> Result<(), ()> {
     use core::fmt::Write as _;
     let mut line: heapless::String<128> = heapless::String::new();
-    write!(line, "-> tlock {} {}\n", round, Hex(chain_hash)).map_err(|_| ())?;
+    writeln!(line, "-> tlock {} {}", round, Hex(chain_hash)).map_err(|_| ())?;
     push_all(out, &[MAGIC, line.as_bytes()])?;
     let mut b64 = [0u8; 172];
     let b64 = Base64Unpadded::encode(body, &mut b64).map_err(|_| ())?;
@@ -235,7 +235,7 @@ impl<'a> Header<'a> {
             rest: window,
             pos: 0,
         };
-        if lines.next().ok_or(AgeError::NotAge)? != &MAGIC[..MAGIC.len().saturating_sub(1)] {
+        if Some(lines.next().ok_or(AgeError::NotAge)?) != MAGIC.strip_suffix(b"\n") {
             return Err(AgeError::NotAge);
         }
         let mut tlock: Option<(Round, [u8; 32], TlockCiphertext)> = None;

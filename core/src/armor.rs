@@ -202,7 +202,7 @@ impl Decoder {
                 if saw_last {
                     return Err(ArmorError::Malformed("data after a short or padded line"));
                 }
-                if line.is_empty() || line.len() > 64 || line.len() % 4 != 0 {
+                if line.is_empty() || line.len() > 64 || !line.len().is_multiple_of(4) {
                     return Err(ArmorError::Malformed("line length"));
                 }
                 let decoded = Base64::decode(line, out)
@@ -287,7 +287,9 @@ mod tests {
     #[test]
     fn round_trips_every_length_around_line_boundaries() {
         for n in [0, 1, 2, 3, 47, 48, 49, 95, 96, 97, 1000] {
-            let data: Vec<u8> = (0..n).map(|i| (i * 7 + 3) as u8).collect();
+            let data: Vec<u8> = (0..n)
+                .map(|i: usize| (i * 7 + 3).to_le_bytes()[0])
+                .collect();
             let text = encode(&data);
             assert!(text.starts_with(BEGIN.as_bytes()));
             assert!(text.ends_with(b"-----END AGE ENCRYPTED FILE-----\n"));

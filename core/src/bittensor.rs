@@ -26,24 +26,27 @@ pub const fn compact_len(n: usize) -> usize {
     } else if n < 1 << 30 {
         4
     } else {
-        // Big-integer mode: one byte of length, then the minimal LE bytes.
-        let bits = usize::BITS - n.leading_zeros();
-        1 + bits.div_ceil(8) as usize
+        // Big-integer mode: one byte of length, then the minimal LE bytes
+        // (at least 4, since n ≥ 2^30).
+        let bytes = (n.ilog2() / 8) as usize; // ≤ 7 on 64-bit
+        bytes.saturating_add(2)
     }
 }
 
 fn write_compact(n: usize, out: &mut [u8]) -> Option<usize> {
     let len = compact_len(n);
     let dst = out.get_mut(..len)?;
-    let n64 = n as u64;
+    let shifted = u64::try_from(n).ok()?.checked_shl(2)?;
     match len {
-        1 => dst.copy_from_slice(&[(n64 << 2) as u8]),
-        2 => dst.copy_from_slice(&(((n64 << 2) | 1) as u16).to_le_bytes()),
-        4 => dst.copy_from_slice(&(((n64 << 2) | 2) as u32).to_le_bytes()),
+        1 => dst.copy_from_slice(shifted.to_le_bytes().get(..1)?),
+        // The two low bits say the mode: 0b01 two bytes, 0b10 four.
+        2 => dst.copy_from_slice((shifted | 1).to_le_bytes().get(..2)?),
+        4 => dst.copy_from_slice((shifted | 2).to_le_bytes().get(..4)?),
         _ => {
             let (first, rest) = dst.split_first_mut()?;
-            *first = (((len - 1 - 4) as u8) << 2) | 3;
-            rest.copy_from_slice(n64.to_le_bytes().get(..len - 1)?);
+            let extra = u8::try_from(rest.len().checked_sub(4)?).ok()?;
+            *first = extra.checked_shl(2)? | 3;
+            rest.copy_from_slice(u64::try_from(n).ok()?.to_le_bytes().get(..rest.len())?);
         }
     }
     Some(len)
@@ -63,13 +66,13 @@ fn read_compact(bytes: &[u8]) -> Option<(u64, usize)> {
             (u64::from(raw >> 2), 4)
         }
         _ => {
-            let n = usize::from(first >> 2) + 4;
+            let n = usize::from(first >> 2).checked_add(4)?;
             if n > 8 {
                 return None;
             }
             let mut le = [0u8; 8];
             le.get_mut(..n)?.copy_from_slice(bytes.get(1..=n)?);
-            (u64::from_le_bytes(le), 1 + n)
+            (u64::from_le_bytes(le), n.checked_add(1)?)
         }
     };
     // Canonical: the value needs this many bytes.

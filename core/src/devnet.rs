@@ -82,16 +82,20 @@ impl DevnetKey {
     pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
         let mut out = Zeroizing::new([0u8; 32]);
         let mut be = self.secret.into_bigint().to_bytes_be();
-        if let Some(dst) = out.get_mut(32usize.saturating_sub(be.len())..) {
-            if dst.len() == be.len() {
-                dst.copy_from_slice(&be);
-            }
+        if let Some(dst) = out.get_mut(32usize.saturating_sub(be.len())..)
+            && dst.len() == be.len()
+        {
+            dst.copy_from_slice(&be);
         }
         be.zeroize();
         out
     }
 
     /// The public key `s·G2`, compressed.
+    #[allow(
+        clippy::arithmetic_side_effects,
+        reason = "elliptic-curve group arithmetic, not integers"
+    )]
     pub fn public_key(&self) -> [u8; G2_COMPRESSED_LEN] {
         let mut out = [0u8; G2_COMPRESSED_LEN];
         let pk = G2Projective::generator() * self.secret;
@@ -101,6 +105,10 @@ impl DevnetKey {
     }
 
     /// The beacon signature of `round`, compressed (48 bytes).
+    #[allow(
+        clippy::arithmetic_side_effects,
+        reason = "elliptic-curve group arithmetic, not integers"
+    )]
     pub fn sign_round(&self, round: Round) -> [u8; G1_COMPRESSED_LEN] {
         let mut out = [0u8; G1_COMPRESSED_LEN];
         if let Some(h) = hash_to_g1(&unchained_message(round), DST_G1_RFC9380) {

@@ -236,6 +236,10 @@ fn gt_kyber_bytes(gt: &PairingOutput<Bls12_381>) -> Result<[u8; GT_LEN], IbeErro
 
 /// `r·G` in the group opposite the signatures, compressed, into `out`
 /// (48 bytes for G1, 96 for G2). Returns the written prefix.
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "elliptic-curve group arithmetic, not integers"
+)]
 fn u_for(
     signature_group: Group,
     r: &Fr,
@@ -447,6 +451,10 @@ fn kyber_h4(sigma: &[u8; FILE_KEY_LEN]) -> Zeroizing<[u8; 32]> {
 /// # Errors
 ///
 /// Only if 65535 H3 candidates in a row are rejected (probability ≈ 0.094^65535).
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "GT exponentiation, not integers"
+)]
 pub fn tlock_encrypt(
     prepared: &PreparedRound,
     file_key: &FileKey,
@@ -560,6 +568,10 @@ fn ideal_h2(gt: &PairingOutput<Bls12_381>) -> Result<Zeroizing<[u8; 32]>, IbeErr
 /// # Errors
 ///
 /// [`IbeError::NeedsG1Signatures`] for chains whose signatures are on G2.
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "GT exponentiation, not integers"
+)]
 pub fn tle_encrypt(
     prepared: &PreparedRound,
     esk: &TleKey,

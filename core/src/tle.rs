@@ -52,18 +52,14 @@ impl Layout {
         }
     }
 
-    /// Size of the IBE header (U, V, W and their prefixes).
-    const fn header_len(self) -> usize {
-        match self {
-            Self::Tle => G2_COMPRESSED_LEN + 8 + TLE_KEY_LEN + 8 + TLE_KEY_LEN,
-            Self::TleV03 => G2_COMPRESSED_LEN + TLE_KEY_LEN + TLE_KEY_LEN,
-        }
-    }
-
-    /// Where the plaintext sits inside a sealed buffer (after the header and
-    /// the two body length prefixes).
+    /// Where the plaintext sits inside a sealed buffer: after U (96), V and
+    /// W (32 each, with 8-byte prefixes in `tle`), and the two body length
+    /// prefixes (8 each).
     pub const fn payload_offset(self) -> usize {
-        self.header_len() + 8 + 8
+        match self {
+            Self::Tle => 192,
+            Self::TleV03 => 176,
+        }
     }
 
     /// The sealed size for `n` plaintext bytes, if representable.
@@ -194,7 +190,7 @@ pub fn parse(bytes: &[u8], layout: Layout) -> Result<Parsed, TleError> {
     c.prefix_eq(ct_len, "AES ciphertext length")?;
     let start = c.pos;
     c.take(ct_len, "AES ciphertext")?;
-    let tag_start = start.saturating_add(ct_len - AES_TAG_LEN);
+    let tag_start = start.saturating_add(ct_len.saturating_sub(AES_TAG_LEN));
     let tag: [u8; AES_TAG_LEN] = bytes
         .get(tag_start..c.pos)
         .and_then(|t| t.try_into().ok())
@@ -277,24 +273,31 @@ pub fn seal_in_place(
     let body_len = ct_len
         .checked_add(8 + 8 + AES_NONCE_LEN)
         .ok_or(TleError::BufferSize)?;
-    let le = |x: usize| (x as u64).to_le_bytes();
+    let le = |x: usize| {
+        u64::try_from(x)
+            .map(u64::to_le_bytes)
+            .map_err(|_| TleError::BufferSize)
+    };
     let mut w = Writer { buf, pos: 0 };
     w.put(&header.u)?;
     if layout == Layout::Tle {
-        w.put(&le(TLE_KEY_LEN))?;
+        w.put(&le(TLE_KEY_LEN)?)?;
     }
     w.put(&header.v)?;
     if layout == Layout::Tle {
-        w.put(&le(TLE_KEY_LEN))?;
+        w.put(&le(TLE_KEY_LEN)?)?;
     }
     w.put(&header.w)?;
-    w.put(&le(body_len))?;
-    w.put(&le(ct_len))?;
+    w.put(&le(body_len)?)?;
+    w.put(&le(ct_len)?)?;
+    if w.pos != off {
+        return Err(TleError::BufferSize);
+    }
     w.pos = end; // the ciphertext is already in place
     w.put(&tag)?;
-    w.put(&le(AES_NONCE_LEN))?;
+    w.put(&le(AES_NONCE_LEN)?)?;
     w.put(&nonce)?;
-    w.put(&le(CIPHER_SUITE.len()))?;
+    w.put(&le(CIPHER_SUITE.len())?)?;
     w.put(CIPHER_SUITE)?;
     if w.pos != w.buf.len() {
         return Err(TleError::BufferSize);

@@ -661,7 +661,7 @@ fn malformed_age_headers_name_the_problem() {
     }
     // A header that never ends within the limit.
     let mut endless = b"age-encryption.org/v1\n-> grease\n".to_vec();
-    endless.extend(std::iter::repeat_n(b'A', 64 * 1024));
+    endless.extend(core::iter::repeat_n(b'A', 64 * 1024));
     assert!(matches!(
         Header::parse(&endless),
         Err(age::AgeError::MalformedHeader(_) | age::AgeError::HeaderTooLong { .. })

@@ -174,6 +174,9 @@ fn seal_age(
     Ok(())
 }
 
+/// A chunk buffer, the length of the data in it, and whether it is the last.
+type Chunk<'a> = (&'a mut [u8], usize, bool);
+
 /// Reads fixed-size chunks with one chunk of look-ahead, so that the last one
 /// is known to be last. Two buffers of `cap` bytes: constant memory.
 struct Chunks<'r> {
@@ -202,7 +205,7 @@ impl<'r> Chunks<'r> {
     /// The next chunk as `(buffer, data length, is last)`; the buffer may be
     /// longer than the data (room for a tag). An empty input gives one empty
     /// last chunk.
-    fn next_chunk(&mut self) -> Result<Option<(&mut [u8], usize, bool)>, Error> {
+    fn next_chunk(&mut self) -> Result<Option<Chunk<'_>>, Error> {
         if self.done {
             return Ok(None);
         }
@@ -210,7 +213,7 @@ impl<'r> Chunks<'r> {
         let chunk = self.chunk;
         self.cur_len = match self.next_len.take() {
             Some(n) => {
-                std::mem::swap(&mut self.cur, &mut self.next);
+                core::mem::swap(&mut self.cur, &mut self.next);
                 n
             }
             None => read_full(self.input, &mut self.cur[..chunk]).map_err(read_err)?,
@@ -490,7 +493,7 @@ impl<R: BufRead> ArmorReader<R> {
     /// Reads the rest (only blank lines may follow END) and checks the END line.
     fn finish(mut self) -> Result<(), Error> {
         let mut sink = [0u8; 1];
-        while self.read(&mut sink).map_err(armor_io)? > 0 {
+        if self.read(&mut sink).map_err(armor_io)? > 0 {
             return Err(Error::Content("trailing data after the age payload".into()));
         }
         self.decoder.finish()?;

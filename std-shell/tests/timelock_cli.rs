@@ -60,7 +60,7 @@ fn fails_age(args: &[&str], stdin: &[u8], plaintext: &[u8]) {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
     assert_eq!(stderr.matches('\n').count(), 1, "{stderr:?}");
-    assert!(out.stdout.len() % 65_536 == 0 && plaintext.starts_with(&out.stdout));
+    assert!(out.stdout.len().is_multiple_of(65_536) && plaintext.starts_with(&out.stdout));
 }
 
 const FORMATS: [&str; 4] = ["age", "tle", "tle-v03", "bittensor"];
@@ -220,7 +220,7 @@ fn hostile_inputs_give_one_line_and_exit_1() {
     }
     // An armored file with an overlong line.
     let mut long = b"-----BEGIN AGE ENCRYPTED FILE-----\n".to_vec();
-    long.extend(std::iter::repeat_n(b'A', 1 << 20));
+    long.extend(core::iter::repeat_n(b'A', 1 << 20));
     fails(&["decrypt", "--signature", SIG], &long);
 }
 

@@ -26,9 +26,13 @@ fn payloads() -> Vec<Vec<u8>> {
 fn envelope(tle: &[u8], round: u64) -> Vec<u8> {
     let n = tle.len();
     let mut out = match bittensor::compact_len(n) {
-        2 => ((n as u16) << 2 | 1).to_le_bytes().to_vec(),
-        4 => ((n as u32) << 2 | 2).to_le_bytes().to_vec(),
-        _ => vec![(n as u8) << 2],
+        2 => ((u16::try_from(n).unwrap() << 2) | 1)
+            .to_le_bytes()
+            .to_vec(),
+        4 => ((u32::try_from(n).unwrap() << 2) | 2)
+            .to_le_bytes()
+            .to_vec(),
+        _ => vec![u8::try_from(n).unwrap() << 2],
     };
     out.extend_from_slice(tle);
     out.extend_from_slice(&round.to_le_bytes());

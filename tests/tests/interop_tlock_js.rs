@@ -56,7 +56,7 @@ fn devnet(dir: &Scratch, seed: u64) -> Net {
     let chain = key
         .chain(
             ChainTime::new(genesis, 3.try_into().unwrap()),
-            [seed as u8; 32],
+            [u8::try_from(seed).unwrap(); 32],
             "veil-devnet",
         )
         .unwrap();
