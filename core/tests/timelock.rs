@@ -391,10 +391,19 @@ fn bittensor_drand_envelopes_decrypt() {
     };
     let mut opened = 0;
     for v in file["vectors"].as_array().unwrap() {
+        let ct = hex_bytes(s(&v["ciphertext_hex"]));
         let Some(sig) = v.get("signature").and_then(Value::as_str) else {
+            // get_encrypted_commitment's raw TLE (a future round, no signature):
+            // the `tle` layout around SCALE("hello commitment") = 1 + 16 bytes.
+            assert_eq!(
+                format::detect_whole(&ct),
+                Some(Format::Tle),
+                "{}",
+                v["what"]
+            );
+            assert_eq!(tle::parse(&ct, Layout::Tle).unwrap().payload_len(), 17);
             continue;
         };
-        let ct = hex_bytes(s(&v["ciphertext_hex"]));
         assert_eq!(
             format::detect_whole(&ct),
             Some(Format::Bittensor),

@@ -266,11 +266,11 @@ pub fn decrypt(
                 Format::Bittensor => {
                     let (round, inner) = bittensor::parse(&bytes)?;
                     let key = opts.key_for(Some(round))?;
+                    let offset = inner.start;
                     let tle_bytes = bytes.get_mut(inner).ok_or_else(unknown_format)?;
                     let parsed = tle::parse(tle_bytes, Layout::Tle)?;
                     let r = tle::open_in_place(&parsed, tle_bytes, &key)?;
-                    let start = bytes.len() - 8 - tle_bytes_len(&bytes)?;
-                    (start + r.start)..(start + r.end)
+                    (offset + r.start)..(offset + r.end)
                 }
                 Format::Tle | Format::TleV03 => {
                     let layout = if format == Format::Tle {
@@ -289,11 +289,6 @@ pub fn decrypt(
             Ok(format)
         }
     }
-}
-
-fn tle_bytes_len(envelope: &[u8]) -> Result<usize, Error> {
-    let (_, inner) = bittensor::parse(envelope)?;
-    Ok(inner.len())
 }
 
 fn unknown_format() -> Error {
@@ -361,19 +356,17 @@ pub fn inspect(input: &mut dyn Read) -> Result<Inspection, Error> {
     let head = head.get(..n).unwrap_or(&[]).to_vec();
     match format::detect_streaming(&head) {
         Some((_, armored)) => {
-            let (hdr_round, hash, binary_len) = {
-                let whole = Cursor::new(head).chain(&mut counted);
+            let (round, hash, payload) = {
+                let mut whole = Cursor::new(head).chain(&mut counted);
                 if armored {
                     let mut r = ArmorReader::new(BufReader::new(whole));
-                    let res = inspect_age(&mut r)?;
+                    let found = inspect_age(&mut r)?;
                     r.finish()?;
-                    res
+                    found
                 } else {
-                    let mut w = whole;
-                    inspect_age(&mut w)?
+                    inspect_age(&mut whole)?
                 }
             };
-            let (round, hash, payload) = (hdr_round, hash, binary_len);
             Ok(Inspection {
                 format: Format::Age.name(),
                 round: Some(round.get()),
