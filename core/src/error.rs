@@ -6,9 +6,13 @@ use crate::age::AgeError;
 use crate::armor::ArmorError;
 use crate::beacon::BeaconError;
 use crate::chain::ChainError;
+use crate::commitment::CommitmentError;
 use crate::encoding::HexError;
 use crate::ibe::IbeError;
+use crate::miid::FrameError;
 use crate::round::RoundError;
+use crate::sign::SignError;
+use crate::ss58::Ss58Error;
 use crate::tle::TleError;
 
 /// Any error the core returns. `Copy`, allocation-free, with a one-line
@@ -32,6 +36,14 @@ pub enum Error {
     Armor(ArmorError),
     /// The TLE and bittensor formats.
     Tle(TleError),
+    /// sr25519 keys and signatures.
+    Sign(SignError),
+    /// SS58 addresses.
+    Ss58(Ss58Error),
+    /// MIID records, messages and keys.
+    Frame(FrameError),
+    /// GRAIL commitments.
+    Commitment(CommitmentError),
 }
 
 impl fmt::Display for Error {
@@ -45,6 +57,10 @@ impl fmt::Display for Error {
             Self::Age(e) => e.fmt(f),
             Self::Armor(e) => e.fmt(f),
             Self::Tle(e) => e.fmt(f),
+            Self::Sign(e) => e.fmt(f),
+            Self::Ss58(e) => e.fmt(f),
+            Self::Frame(e) => e.fmt(f),
+            Self::Commitment(e) => e.fmt(f),
         }
     }
 }
@@ -72,4 +88,8 @@ from_module_error!(
     Age(AgeError),
     Armor(ArmorError),
     Tle(TleError),
+    Sign(SignError),
+    Ss58(Ss58Error),
+    Frame(FrameError),
+    Commitment(CommitmentError),
 );

@@ -92,6 +92,14 @@ pub mod format;
 pub mod ibe;
 pub mod tle;
 
+// ---------------------------------------------------------------------------
+// Bittensor: hotkeys, addresses
+// ---------------------------------------------------------------------------
+pub mod commitment;
+pub mod miid;
+pub mod sign;
+pub mod ss58;
+
 pub use beacon::{Beacon, BeaconError, Signature, VerifiedBeacon};
 pub use chain::{BuiltinChain, Chain, ChainError, Group, PublicKey, Scheme};
 pub use error::Error;

@@ -48,3 +48,24 @@ pub const MAX_ARMOR_LINE_LEN: usize = 128;
 /// are not streamed (AES-GCM over the whole body), so the shell must hold one
 /// in memory; this is the cap it enforces before reading.
 pub const MAX_TLE_LEN: usize = 256 * 1024 * 1024;
+
+/// Longest message checked against the `<Bytes>…</Bytes>` wrapping that
+/// bittensor_wallet and polkadot.js `signRaw` apply (the wrapped copy is the
+/// one allocation of verification). Longer messages are checked as given only.
+pub const MAX_WRAPPED_MESSAGE_LEN: usize = 64 * 1024;
+
+/// Longest SS58 address text accepted (a 32-byte key with a two-byte prefix
+/// is 49 characters).
+pub const MAX_SS58_LEN: usize = 64;
+
+/// Longest object key (S3's own limit).
+pub const MAX_OBJECT_KEY_LEN: usize = 1024;
+
+/// Longest single part of an object key (challenge id, file name, …).
+pub const MAX_KEY_PART_LEN: usize = 256;
+
+/// Most variation requests in one image request (MIID sends 5).
+pub const MAX_VARIATION_REQUESTS: usize = 16;
+
+/// Longest signed MIID message (`challenge:{cid}:hash:{64 hex}`).
+pub const MAX_MIID_MESSAGE_LEN: usize = 512;

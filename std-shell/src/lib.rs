@@ -15,6 +15,7 @@ pub mod args;
 pub mod chains;
 pub mod error;
 pub mod io;
+pub mod keys;
 pub mod timelock;
 
 pub use error::Error;

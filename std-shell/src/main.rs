@@ -13,8 +13,11 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use veil::io::{Output, open_input};
 use veil::timelock::{self, DecryptOptions, KeySource};
-use veil::{args, chains};
+use veil::{args, chains, keys};
+use veil_core::commitment::ReadCommitment;
 use veil_core::format::Format;
+use veil_core::sign::{PublicKey, Signature};
+use veil_core::ss58;
 use veil_core::{Beacon, Chain};
 
 #[derive(Parser)]
@@ -84,6 +87,34 @@ enum Command {
         #[arg(value_name = "IN")]
         input: Option<PathBuf>,
     },
+    /// Print the SS58 address of a hotkey.
+    Address {
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Sign a message with a hotkey (sr25519, context "substrate"); prints
+    /// 128 lowercase hex characters.
+    Sign {
+        #[command(flatten)]
+        key: KeyArgs,
+        #[command(flatten)]
+        message: MessageArgs,
+    },
+    /// Verify a signature: exit 0 when valid, 1 when invalid or malformed.
+    /// A signature over <Bytes>MESSAGE</Bytes> is accepted too.
+    Verify {
+        /// The signer's SS58 address.
+        #[arg(long, value_name = "SS58", allow_hyphen_values = true)]
+        address: String,
+        #[command(flatten)]
+        message: MessageArgs,
+        /// 128 hex characters (0x allowed).
+        #[arg(long, value_name = "HEX", allow_hyphen_values = true)]
+        signature: String,
+    },
+    /// GRAIL read commitments.
+    #[command(subcommand)]
+    Commitment(CommitmentCommand),
     /// Describe a sealed IN as JSON without decrypting it.
     Inspect {
         /// The ciphertext (default stdin).
@@ -129,6 +160,91 @@ enum BeaconCommand {
         #[command(flatten)]
         chain: ChainArg,
     },
+}
+
+#[derive(Subcommand)]
+enum CommitmentCommand {
+    /// Print the 128-character commitment of a bucket's read-only key pair.
+    Encode {
+        /// The bucket, which GRAIL requires to equal the R2 account id.
+        #[arg(long, value_name = "B", allow_hyphen_values = true)]
+        bucket: String,
+        /// The read-only access key id.
+        #[arg(long, value_name = "K", allow_hyphen_values = true)]
+        read_access_key_id: String,
+        /// The read-only secret access key.
+        #[arg(long, value_name = "S", allow_hyphen_values = true)]
+        read_secret_access_key: String,
+    },
+    /// Print a commitment's fields as JSON.
+    Decode {
+        /// The 128-character commitment.
+        #[arg(value_name = "STR", allow_hyphen_values = true)]
+        commitment: String,
+    },
+}
+
+/// Where the hotkey comes from. Without --seed or --seed-file, the bittensor
+/// wallet named by --wallet.* (or BT_WALLET_NAME/HOTKEY/PATH, or "default").
+#[derive(Args)]
+struct KeyArgs {
+    /// The secret as hex: a 32-byte mini secret or a 64-byte secret key.
+    #[arg(long, value_name = "HEX", allow_hyphen_values = true, conflicts_with_all = ["seed_file", "wallet_name", "wallet_hotkey", "wallet_path"])]
+    seed: Option<String>,
+    /// A file holding the hex seed (must not be readable by others).
+    #[arg(long, value_name = "F", conflicts_with_all = ["wallet_name", "wallet_hotkey", "wallet_path"])]
+    seed_file: Option<PathBuf>,
+    /// Wallet name.
+    #[arg(long = "wallet.name", value_name = "N")]
+    wallet_name: Option<String>,
+    /// Hotkey name.
+    #[arg(long = "wallet.hotkey", value_name = "H")]
+    wallet_hotkey: Option<String>,
+    /// Wallets directory.
+    #[arg(long = "wallet.path", value_name = "P")]
+    wallet_path: Option<PathBuf>,
+}
+
+impl KeyArgs {
+    fn keypair(self) -> Result<veil_core::sign::Keypair> {
+        Ok(match (self.seed, self.seed_file) {
+            (Some(hex), _) => keys::keypair_from_seed_hex("--seed", &hex)?,
+            (None, Some(path)) => keys::keypair_from_seed_file(&path)?,
+            (None, None) => keys::keypair_from_wallet(&keys::WalletRef::resolve(
+                self.wallet_name,
+                self.wallet_hotkey,
+                self.wallet_path,
+            ))?,
+        })
+    }
+}
+
+/// The message: its UTF-8 bytes exactly (a leading 0x is not decoded), or hex.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+struct MessageArgs {
+    /// The message text; its UTF-8 bytes are signed exactly.
+    #[arg(long, value_name = "STR", allow_hyphen_values = true)]
+    message: Option<String>,
+    /// The message as hex bytes.
+    #[arg(long, value_name = "HEX", allow_hyphen_values = true)]
+    message_hex: Option<String>,
+}
+
+impl MessageArgs {
+    fn bytes(self) -> Result<Vec<u8>> {
+        match (self.message, self.message_hex) {
+            (Some(text), _) => Ok(text.into_bytes()),
+            (None, Some(hex)) => {
+                let digits = hex
+                    .strip_prefix("0x")
+                    .or_else(|| hex.strip_prefix("0X"))
+                    .unwrap_or(&hex);
+                Ok(::hex::decode(digits).map_err(|e| veil::Error::value("--message-hex", e))?)
+            }
+            (None, None) => unreachable_args(),
+        }
+    }
 }
 
 #[derive(Args)]
@@ -202,6 +318,54 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
             let mut sink = Output::create(output.as_deref())?;
             timelock::decrypt(&opts, &mut input, &mut sink)?;
             sink.commit()?;
+        }
+        Command::Address { key } => {
+            let kp = key.keypair()?;
+            writeln!(
+                out,
+                "{}",
+                ss58::encode(ss58::BITTENSOR_PREFIX, &kp.public().to_bytes())
+            )?;
+        }
+        Command::Sign { key, message } => {
+            let kp = key.keypair()?;
+            let sig = kp.sign(&message.bytes()?, &mut rand_core::OsRng);
+            writeln!(out, "{}", sig.to_hex())?;
+        }
+        Command::Verify {
+            address,
+            message,
+            signature,
+        } => {
+            let (_, key) =
+                ss58::decode(address.trim()).map_err(|e| veil::Error::value("--address", e))?;
+            let pk = PublicKey::from_bytes(&key).map_err(|e| veil::Error::value("--address", e))?;
+            let sig = Signature::from_hex(signature.trim())
+                .map_err(|e| veil::Error::value("--signature", e))?;
+            pk.verify(&message.bytes()?, &sig)
+                .map_err(veil_core::Error::from)
+                .with_context(|| format!("signature by {}", address.trim()))?;
+        }
+        Command::Commitment(CommitmentCommand::Encode {
+            bucket,
+            read_access_key_id,
+            read_secret_access_key,
+        }) => {
+            let c = ReadCommitment {
+                bucket: &bucket,
+                read_access_key_id: &read_access_key_id,
+                read_secret_access_key: &read_secret_access_key,
+            };
+            writeln!(out, "{}", c.encode().map_err(veil_core::Error::from)?)?;
+        }
+        Command::Commitment(CommitmentCommand::Decode { commitment }) => {
+            let c = ReadCommitment::parse(&commitment).map_err(veil_core::Error::from)?;
+            let json = serde_json::json!({
+                "bucket": c.bucket,
+                "read_access_key_id": c.read_access_key_id,
+                "read_secret_access_key": c.read_secret_access_key,
+            });
+            writeln!(out, "{json}")?;
         }
         Command::Inspect { input } => {
             let report = timelock::inspect(&mut open_input(input.as_deref())?)?;

@@ -1,0 +1,154 @@
+//! Where a hotkey comes from: `--seed HEX`, `--seed-file F`, or a bittensor
+//! wallet's hotkey file (`{path}/{name}/hotkeys/{hotkey}`, plaintext JSON).
+//!
+//! Files holding secrets must not be readable by group or others; veil
+//! refuses them rather than use a key that may already have leaked. Secret
+//! bytes live in `Zeroizing` buffers and never reach an error message.
+
+use std::path::{Path, PathBuf};
+
+use veil_core::encoding;
+use veil_core::sign::Keypair;
+use zeroize::Zeroizing;
+
+use crate::Error;
+
+/// Largest key file read (a hotkey JSON is ~500 bytes).
+const MAX_KEY_FILE_LEN: usize = 16 * 1024;
+
+/// The bittensor wallet coordinates, with `BT_WALLET_*` and defaults applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalletRef {
+    /// Wallet name (`BT_WALLET_NAME`, default `default`).
+    pub name: String,
+    /// Hotkey name (`BT_WALLET_HOTKEY`, default `default`).
+    pub hotkey: String,
+    /// Wallets directory (`BT_WALLET_PATH`, default `~/.bittensor/wallets`).
+    pub path: PathBuf,
+}
+
+impl WalletRef {
+    /// Fills what the command line left out from the environment, then the
+    /// defaults bittensor uses.
+    pub fn resolve(name: Option<String>, hotkey: Option<String>, path: Option<PathBuf>) -> Self {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        Self {
+            name: name
+                .or_else(|| env("BT_WALLET_NAME"))
+                .unwrap_or_else(|| "default".into()),
+            hotkey: hotkey
+                .or_else(|| env("BT_WALLET_HOTKEY"))
+                .unwrap_or_else(|| "default".into()),
+            path: path
+                .or_else(|| env("BT_WALLET_PATH").map(PathBuf::from))
+                .unwrap_or_else(|| home.join(".bittensor/wallets")),
+        }
+    }
+
+    /// The hotkey file.
+    pub fn hotkey_file(&self) -> PathBuf {
+        expand_tilde(&self.path)
+            .join(&self.name)
+            .join("hotkeys")
+            .join(&self.hotkey)
+    }
+}
+
+fn expand_tilde(p: &Path) -> PathBuf {
+    match (p.strip_prefix("~"), std::env::var_os("HOME")) {
+        (Ok(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => p.to_owned(),
+    }
+}
+
+/// A keypair from hex seed text: 32 bytes (mini secret) or 64 (secret key).
+///
+/// # Errors
+///
+/// [`Error::Value`] naming `what`; the seed itself is never echoed.
+pub fn keypair_from_seed_hex(what: &'static str, hex: &str) -> Result<Keypair, Error> {
+    let mut buf = Zeroizing::new([0u8; 64]);
+    let seed =
+        encoding::decode_into(hex.trim(), &mut buf[..]).map_err(|e| Error::value(what, e))?;
+    Keypair::from_seed(seed).map_err(|e| Error::value(what, e))
+}
+
+/// Reads a secret file: refuses one readable by group or others, and caps
+/// its size.
+///
+/// # Errors
+///
+/// [`Error::Read`], [`Error::Content`] for loose permissions, or
+/// [`Error::FileTooLarge`].
+pub fn read_secret_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let meta = std::fs::metadata(path).map_err(|source| Error::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(Error::Content(format!(
+                "{} is readable by others (mode {:o}): run chmod 600 on it",
+                path.display(),
+                mode & 0o777
+            )));
+        }
+    }
+    Ok(Zeroizing::new(crate::chains::read_capped(
+        path,
+        MAX_KEY_FILE_LEN,
+    )?))
+}
+
+/// A keypair from a file holding the hex seed (whitespace around it allowed).
+///
+/// # Errors
+///
+/// As [`read_secret_file`] and [`keypair_from_seed_hex`].
+pub fn keypair_from_seed_file(path: &Path) -> Result<Keypair, Error> {
+    let bytes = read_secret_file(path)?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| Error::Content(format!("{}: not a hex seed", path.display())))?;
+    keypair_from_seed_hex("--seed-file", text)
+}
+
+/// A keypair from a bittensor hotkey file: `secretSeed` (32 bytes) first,
+/// then `privateKey` (64 bytes); `publicKey`, when present, must match.
+/// Extra fields and non-string values (`cryptoType: 1`) are tolerated.
+///
+/// # Errors
+///
+/// As [`read_secret_file`], or [`Error::Content`] for a file that is not a
+/// usable hotkey.
+pub fn keypair_from_wallet(wallet: &WalletRef) -> Result<Keypair, Error> {
+    let path = wallet.hotkey_file();
+    let bytes = read_secret_file(&path)?;
+    let bad = |why: &str| Error::Content(format!("{}: {why}", path.display()));
+    let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| {
+        bad("not a bittensor keyfile (JSON expected; encrypted hotkeys are not supported)")
+    })?;
+    let field = |k: &str| json.get(k).and_then(serde_json::Value::as_str);
+    let keypair = match (field("secretSeed"), field("privateKey")) {
+        (Some(seed), _) => keypair_from_seed_hex("secretSeed", seed),
+        (None, Some(private)) => keypair_from_seed_hex("privateKey", private),
+        (None, None) => Err(bad("has neither secretSeed nor privateKey")),
+    }
+    .map_err(|e| match e {
+        Error::Value { what, reason } => bad(&format!("{what}: {reason}")),
+        other => other,
+    })?;
+    if let Some(pk) = field("publicKey") {
+        let expected = encoding::decode_array::<32>(pk)
+            .map_err(|_| bad("publicKey is not 32 bytes of hex"))?;
+        if expected != keypair.public().to_bytes() {
+            return Err(bad("publicKey does not match the secret"));
+        }
+    }
+    Ok(keypair)
+}
