@@ -223,3 +223,42 @@ pub fn veil_failure(out: &Output, what: &str) -> String {
     );
     stderr
 }
+
+fn python_peer(script: &str, what: &str) -> Option<Command> {
+    let python = std::env::var_os("VEIL_PEER_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.peers/py/bin/python");
+            p.exists().then_some(p)
+        });
+    match python {
+        Some(p) => {
+            let mut cmd = Command::new(p);
+            cmd.arg(
+                PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("peers/py")
+                    .join(script),
+            );
+            Some(cmd)
+        }
+        None => {
+            peer_missing(what);
+            None
+        }
+    }
+}
+
+/// The real bittensor-wallet peer (`btwallet.py`).
+pub fn btwallet() -> Option<Command> {
+    python_peer("btwallet.py", "bittensor-wallet (PyPI)")
+}
+
+/// MIID's wire models re-declared with pydantic (`miid_models.py`).
+pub fn miid_models() -> Option<Command> {
+    python_peer("miid_models.py", "pydantic (PyPI)")
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
