@@ -152,7 +152,7 @@ fn check_hex(
     why: &'static str,
 ) -> Result<(), FrameError> {
     let digits = s.strip_prefix("0x").unwrap_or(s);
-    if digits.len() == bytes * 2 && digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if bytes.checked_mul(2) == Some(digits.len()) && digits.bytes().all(|b| b.is_ascii_hexdigit()) {
         Ok(())
     } else {
         Err(FrameError::Field(field, why))
@@ -284,16 +284,9 @@ pub fn object_key(p: &KeyParts<'_>) -> Result<ObjectKey, FrameError> {
     )?;
     check_variation_type(p.variation_type)?;
     let name = p.image_filename;
-    let lower_ends = |ext: &str| {
-        name.len() > ext.len()
-            && name
-                .get(name.len() - ext.len()..)
-                .is_some_and(|e| e.eq_ignore_ascii_case(ext))
-    };
     let seed = [".png", ".jpg", ".jpeg"]
         .into_iter()
-        .find(|ext| lower_ends(ext))
-        .and_then(|ext| name.get(..name.len() - ext.len()))
+        .find_map(|ext| strip_suffix_ignore_case(name, ext))
         .unwrap_or(name);
     check_key_part(seed, "image_filename")?;
     let mut key = ObjectKey::new();
@@ -329,6 +322,13 @@ pub fn object_key(p: &KeyParts<'_>) -> Result<ObjectKey, FrameError> {
     w(&tail)?;
     validate_object_key(&key)?;
     Ok(key)
+}
+
+/// `name` without `ext` (any case), when something is left.
+fn strip_suffix_ignore_case<'n>(name: &'n str, ext: &str) -> Option<&'n str> {
+    let cut = name.len().checked_sub(ext.len()).filter(|c| *c > 0)?;
+    let (head, tail) = (name.get(..cut)?, name.get(cut..)?);
+    tail.eq_ignore_ascii_case(ext).then_some(head)
 }
 
 /// Checks a submission key: `submissions/` prefix, at least 6 parts, each a
@@ -410,7 +410,11 @@ impl JsonStr<'_> {
                         if !(0xDC00..0xE000).contains(&lo) {
                             return Err(bad);
                         }
-                        0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                        hi.checked_sub(0xD800)
+                            .and_then(|h| h.checked_shl(10))
+                            .zip(lo.checked_sub(0xDC00))
+                            .and_then(|(h, l)| (h | l).checked_add(0x10000))
+                            .ok_or(bad)?
                     } else {
                         hi
                     };

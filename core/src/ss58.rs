@@ -111,7 +111,7 @@ pub fn decode(address: &str) -> Result<(u16, [u8; 32]), Ss58Error> {
         .onto(&mut raw[..])
         .map_err(|_| Ss58Error::Encoding)?;
     let raw = raw.get(..n).ok_or(Ss58Error::Length)?;
-    let (prefix, prefix_len) = match raw.first().copied().ok_or(Ss58Error::Length)? {
+    let (prefix, prefix_len): (u16, usize) = match raw.first().copied().ok_or(Ss58Error::Length)? {
         b @ 0..=63 => (u16::from(b), 1),
         b @ 64..=127 => {
             let second = raw.get(1).copied().ok_or(Ss58Error::Length)?;
@@ -121,7 +121,7 @@ pub fn decode(address: &str) -> Result<(u16, [u8; 32]), Ss58Error> {
         }
         _ => return Err(Ss58Error::Prefix),
     };
-    if raw.len() != prefix_len + 34 {
+    if Some(raw.len()) != prefix_len.checked_add(34) {
         return Err(Ss58Error::Length);
     }
     let (p, rest) = raw.split_at(prefix_len);

@@ -113,7 +113,7 @@ pub fn read_secret_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, Error> {
 /// As [`read_secret_file`] and [`keypair_from_seed_hex`].
 pub fn keypair_from_seed_file(path: &Path) -> Result<Keypair, Error> {
     let bytes = read_secret_file(path)?;
-    let text = std::str::from_utf8(&bytes)
+    let text = core::str::from_utf8(&bytes)
         .map_err(|_| Error::Content(format!("{}: not a hex seed", path.display())))?;
     keypair_from_seed_hex("--seed-file", text)
 }

@@ -66,7 +66,7 @@ fn veil_signatures_verify_in_both_python_engines() {
                 "sr25519 verify",
             );
             // --message signs the UTF-8 bytes exactly, "0x00" included.
-            if let Ok(s) = std::str::from_utf8(msg) {
+            if let Ok(s) = core::str::from_utf8(msg) {
                 let sig = text(veil(&["sign", "--seed", seed, "--message", s]), "veil sign");
                 success(
                     peer(&["verify-strict", &addr, &msg_hex, &sig]),
@@ -131,7 +131,7 @@ fn bittensor_wallet_signatures_verify_in_veil_plain_and_wrapped() {
                     "--message-hex",
                     &msg_hex,
                     "--signature",
-                    std::str::from_utf8(&flipped).unwrap(),
+                    core::str::from_utf8(&flipped).unwrap(),
                 ]);
                 veil_failure(&out, "flipped signature");
             }

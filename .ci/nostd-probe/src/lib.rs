@@ -40,5 +40,23 @@ pub extern "C" fn veil_probe(round: u64, sig: *const u8, len: usize) -> u64 {
         .verify_beacon(&Beacon { round, signature: sig, previous_signature: None })
         .is_ok();
     let info = Chain::from_info_json(sig).is_ok();
-    chain.time().time_of(round).unwrap_or(0) + u64::from(ok) + u64::from(info)
+    // The timelock formats, addresses, signatures, records and commitments.
+    let formats = veil_core::format::detect_whole(sig).is_some();
+    let address = core::str::from_utf8(sig)
+        .ok()
+        .and_then(|s| veil_core::ss58::decode(s).ok())
+        .and_then(|(_, pk)| veil_core::sign::PublicKey::from_bytes(&pk).ok())
+        .is_some_and(|pk| {
+            pk.verify(b"m", &veil_core::sign::Signature::from_bytes([0; 64]))
+                .is_ok()
+        });
+    let record = veil_core::miid::S3Submission::decode(sig).is_ok();
+    let commitment = core::str::from_utf8(sig)
+        .ok()
+        .is_some_and(|s| veil_core::commitment::ReadCommitment::parse(s).is_ok());
+    chain.time().time_of(round).unwrap_or(0)
+        + [ok, info, formats, address, record, commitment]
+            .into_iter()
+            .map(u64::from)
+            .sum::<u64>()
 }
