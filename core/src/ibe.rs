@@ -292,34 +292,37 @@ fn xor_into<const N: usize>(a: &[u8; N], b: &[u8]) -> [u8; N] {
 /// Size of the message sealed by the drand flavour: an age file key.
 pub const FILE_KEY_LEN: usize = 16;
 
-/// An age file key: 16 secret bytes, zeroized on drop, never printed.
+/// Secret key bytes: zeroized on drop, never printed.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct FileKey([u8; FILE_KEY_LEN]);
+pub struct SecretKey<const N: usize>([u8; N]);
 
-impl FileKey {
+impl<const N: usize> SecretKey<N> {
     /// Wraps key bytes.
-    pub const fn from_bytes(bytes: [u8; FILE_KEY_LEN]) -> Self {
+    pub const fn from_bytes(bytes: [u8; N]) -> Self {
         Self(bytes)
     }
 
     /// Draws a fresh key from the caller's CSPRNG.
     pub fn generate(rng: &mut (impl CryptoRng + RngCore)) -> Self {
-        let mut k = [0u8; FILE_KEY_LEN];
+        let mut k = [0u8; N];
         rng.fill_bytes(&mut k);
         Self(k)
     }
 
     /// The key bytes.
-    pub const fn expose_secret(&self) -> &[u8; FILE_KEY_LEN] {
+    pub const fn expose_secret(&self) -> &[u8; N] {
         &self.0
     }
 }
 
-impl fmt::Debug for FileKey {
+impl<const N: usize> fmt::Debug for SecretKey<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FileKey").finish_non_exhaustive()
+        f.debug_struct("SecretKey").finish_non_exhaustive()
     }
 }
+
+/// An age file key: the 16 bytes the drand flavour seals.
+pub type FileKey = SecretKey<FILE_KEY_LEN>;
 
 /// A drand-flavour ciphertext `U ‖ V ‖ W`: 128 bytes on chains with G1
 /// signatures (U in G2), 80 bytes with G2 signatures (U in G1).
@@ -491,7 +494,7 @@ pub fn tlock_decrypt(key: &RoundKey, ct: &TlockCiphertext) -> Result<FileKey, Ib
     }
     let gt = key.pair_with_u(ct.u())?;
     let sigma = Zeroizing::new(xor_into(&ct.v, &kyber_h2(&gt)?[..]));
-    let msg = FileKey(xor_into(&ct.w, &kyber_h4(&sigma)[..]));
+    let msg = FileKey::from_bytes(xor_into(&ct.w, &kyber_h4(&sigma)[..]));
     let r =
         Zeroizing::new(kyber_h3(&sigma, msg.expose_secret()).ok_or(IbeError::DecryptionFailed)?);
     u_matches(key.group(), &r, ct.u())?;
@@ -506,34 +509,8 @@ pub fn tlock_decrypt(key: &RoundKey, ct: &TlockCiphertext) -> Result<FileKey, Ib
 pub const TLE_KEY_LEN: usize = 32;
 
 /// The ideal-lab flavour's sealed message: the 32-byte AES-256-GCM key of the
-/// TLE body (`esk`). Zeroized on drop, never printed.
-#[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct TleKey([u8; TLE_KEY_LEN]);
-
-impl TleKey {
-    /// Wraps key bytes.
-    pub const fn from_bytes(bytes: [u8; TLE_KEY_LEN]) -> Self {
-        Self(bytes)
-    }
-
-    /// Draws a fresh key from the caller's CSPRNG.
-    pub fn generate(rng: &mut (impl CryptoRng + RngCore)) -> Self {
-        let mut k = [0u8; TLE_KEY_LEN];
-        rng.fill_bytes(&mut k);
-        Self(k)
-    }
-
-    /// The key bytes.
-    pub const fn expose_secret(&self) -> &[u8; TLE_KEY_LEN] {
-        &self.0
-    }
-}
-
-impl fmt::Debug for TleKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TleKey").finish_non_exhaustive()
-    }
-}
+/// TLE body (`esk`).
+pub type TleKey = SecretKey<TLE_KEY_LEN>;
 
 /// The ideal-lab IBE ciphertext: `U` (G2, 96 bytes), `V`, `W` (32 bytes each).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -606,7 +583,7 @@ pub fn tle_decrypt(key: &RoundKey, header: &TleHeader) -> Result<TleKey, IbeErro
     let gt = key.pair_with_u(&header.u)?;
     let sigma = Zeroizing::new(xor_into(&header.v, &ideal_h2(&gt)?[..]));
     let h4: Zeroizing<[u8; 32]> = Zeroizing::new(Sha256::digest(&sigma[..]).into());
-    let esk = TleKey(xor_into(&header.w, &h4[..]));
+    let esk = TleKey::from_bytes(xor_into(&header.w, &h4[..]));
     let r = Zeroizing::new(ideal_h3(&sigma, esk.expose_secret()));
     u_matches(Group::G1, &r, &header.u)?;
     Ok(esk)
