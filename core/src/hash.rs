@@ -49,11 +49,11 @@ type G2Hasher =
 
 /// RFC 9380 `hash_to_curve` (random-oracle variant) onto G1 with `dst`.
 /// The result is in the prime-order subgroup (cofactor cleared).
-pub(crate) fn hash_to_g1(msg: &[u8], dst: &[u8]) -> Option<G1Affine> {
+pub fn hash_to_g1(msg: &[u8], dst: &[u8]) -> Option<G1Affine> {
     G1Hasher::new(dst).ok()?.hash(msg).ok()
 }
 
 /// RFC 9380 `hash_to_curve` (random-oracle variant) onto G2 with `dst`.
-pub(crate) fn hash_to_g2(msg: &[u8], dst: &[u8]) -> Option<G2Affine> {
+pub fn hash_to_g2(msg: &[u8], dst: &[u8]) -> Option<G2Affine> {
     G2Hasher::new(dst).ok()?.hash(msg).ok()
 }

@@ -79,6 +79,7 @@ pub mod hash;
 pub mod beacon;
 pub mod chain;
 mod curve;
+mod fixed_base;
 pub mod round;
 
 // ---------------------------------------------------------------------------
