@@ -64,6 +64,18 @@ fn verify(c: &mut Criterion) {
     g.finish();
 }
 
+fn hash_to_curve(c: &mut Criterion) {
+    let msg = veil_core::hash::unchained_message(Round::new(1000).unwrap());
+    let mut g = c.benchmark_group("hash_to_curve");
+    g.bench_function("hash-to-G1 (quicknet round identity)", |b| {
+        b.iter(|| veil_core::hash::hash_to_g1(black_box(&msg), veil_core::hash::DST_G1_RFC9380))
+    });
+    g.bench_function("hash-to-G2 (pedersen round identity)", |b| {
+        b.iter(|| veil_core::hash::hash_to_g2(black_box(&msg), veil_core::hash::DST_G2))
+    });
+    g.finish();
+}
+
 fn chain_info(c: &mut Criterion) {
     let info = br#"{"public_key":"83cf0f2896adee7eb8b5f01fcad3912212c437e0073e911fb90022d3e760183c8c4b450b6a0a6c3ac6a5776a2d1064510d1fec758c921cc22b0e17e63aaf4bcb5ed66304de9cf809bd274ca73bab4af5a6e9c76a4bc09e76eae8991ef5ece45a","period":3,"genesis_time":1692803367,"hash":"52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971","groupHash":"f477d5c89f21a17c863a7f937c6a6d15859414d2be09cd448d4279af331c5d3e","schemeID":"bls-unchained-g1-rfc9380","metadata":{"beaconID":"quicknet"}}"#;
     c.bench_function("chain_from_info_json (quicknet)", |b| {
@@ -74,5 +86,5 @@ fn chain_info(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, verify, chain_info);
+criterion_group!(benches, verify, hash_to_curve, chain_info);
 criterion_main!(benches);
