@@ -42,7 +42,9 @@ pub fn quicknet_r1000() -> (Chain, PreparedRound, RoundKey) {
 /// pattern (`i·31 mod 251`), so no side benefits from trivially
 /// compressible input.
 pub fn payload(len: usize) -> Vec<u8> {
-    (0..len).map(|i| u8::try_from(i.wrapping_mul(31) % 251).unwrap_or(0)).collect()
+    (0..len)
+        .map(|i| u8::try_from(i.wrapping_mul(31) % 251).unwrap_or(0))
+        .collect()
 }
 
 /// The formats, as the compare harness names them.

@@ -255,7 +255,7 @@ where
     /// identity). `offset` must be a point whose discrete logarithm to
     /// `base` nobody knows, such as a hash to the curve.
     pub(crate) fn new(base: Affine<P>, offset: Affine<P>) -> Self {
-        let mut multiples = Vec::with_capacity(WINDOWS * ENTRIES);
+        let mut multiples: Vec<Projective<P>> = Vec::with_capacity(WINDOWS * ENTRIES);
         let mut b: Projective<P> = base.into_group();
         for _ in 0..WINDOWS {
             let mut m = b;
@@ -263,9 +263,8 @@ where
                 multiples.push(m);
                 m += b;
             }
-            for _ in 0..RADIX_BITS {
-                b.double_in_place();
-            }
+            // The next window's base, 32·b, is the last entry (16·b) doubled.
+            b = multiples.last().copied().unwrap_or(b).double();
         }
         let affine = Projective::normalize_batch(&multiples);
         let windows = affine
@@ -317,14 +316,13 @@ impl GtTable {
         for _ in 0..WINDOWS {
             let mut window = [b; ENTRIES];
             let mut m = b;
-            for slot in window.iter_mut() {
-                *slot = m;
+            for slot in window.iter_mut().skip(1) {
                 m *= b;
+                *slot = m;
             }
+            // The next window's base, b^32, is the last entry (b^16) squared.
+            b = window.last().unwrap_or(&b).cyclotomic_square();
             windows.push(window);
-            for _ in 0..RADIX_BITS {
-                b.cyclotomic_square_in_place();
-            }
         }
         Self { windows }
     }
