@@ -17,9 +17,8 @@
 use core::fmt;
 use core::ops::Neg;
 
-use ark_bls12_381::{Bls12_381, G1Affine, G2Affine};
+use ark_bls12_381::{G1Affine, G2Affine};
 use ark_ec::AffineRepr;
-use ark_ec::pairing::Pairing;
 use ark_ff::One;
 
 use crate::chain::{Chain, Group, PublicKey};
@@ -169,8 +168,7 @@ impl Chain {
 /// `Π e(a_i, b_i) == 1`, with one multi-Miller loop and one final
 /// exponentiation.
 fn pairing_product_is_one(a: [G1Affine; 2], b: [G2Affine; 2]) -> bool {
-    let ml = Bls12_381::multi_miller_loop(a, b);
-    Bls12_381::final_exponentiation(ml).is_some_and(|gt| gt.0.is_one())
+    crate::pairing::multi_pairing(a, b).is_some_and(|gt| gt.0.is_one())
 }
 
 /// Why a beacon was refused.

@@ -30,7 +30,7 @@ use alloc::boxed::Box;
 use core::fmt;
 
 use ark_bls12_381::{Bls12_381, Fr, G1Affine, G2Affine};
-use ark_ec::pairing::{Pairing, PairingOutput};
+use ark_ec::pairing::PairingOutput;
 use ark_ff::PrimeField;
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use hex_literal::hex;
@@ -282,8 +282,7 @@ impl RoundKey {
 }
 
 fn pair(a: G1Affine, b: G2Affine) -> Result<PairingOutput<Bls12_381>, IbeError> {
-    Bls12_381::final_exponentiation(Bls12_381::multi_miller_loop([a], [b]))
-        .ok_or(IbeError::DecryptionFailed)
+    crate::pairing::pairing(a, b).ok_or(IbeError::DecryptionFailed)
 }
 
 /// arkworks' serialization of a GT element: `Fq12` as c0 ‖ c1, `Fq6` as

@@ -13,9 +13,15 @@
 //! * **Never.** No clock, no socket, no file, no RNG of its own, no logging,
 //!   no `unsafe`, no `std`. Time comes in as `now: u64` unix seconds;
 //!   randomness (where needed) as a caller's `CryptoRng`.
-//! * **Memory.** `#![no_std]` + `alloc`. Only arkworks' pairing allocates
-//!   (a bounded, input-independent amount, ~55 KB peak); no allocation is
+//! * **Memory.** `#![no_std]` + `alloc`. Only the pairing allocates (a
+//!   bounded, input-independent amount, ~55 KB peak), and the fixed-base
+//!   tables: the generator tables (~240 KB, once per process, feature
+//!   `precomputed-tables`) and a round's table (468 KiB, only when
+//!   [`ibe::PreparedRound::precompute`] is called). No allocation is
 //!   proportional to untrusted input beyond the bounds in [`limits`].
+//! * **Secret scalars.** Table lookups indexed by a secret scalar are masked
+//!   scans; arkworks' field arithmetic underneath is not written to be
+//!   constant time.
 //!
 //! ```text
 //!   shell (std, tokio)                          core (no_std + alloc)
@@ -80,6 +86,7 @@ pub mod beacon;
 pub mod chain;
 mod curve;
 mod fixed_base;
+mod pairing;
 pub mod round;
 
 // ---------------------------------------------------------------------------
