@@ -5,12 +5,18 @@
 //! command-line syntax errors. On failure exactly one line goes to stderr and
 //! nothing to stdout.
 
+extern crate alloc;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use veil::drand::cache::BeaconCache;
+use veil::drand::client::ClientOptions;
+use veil::drand::devnet::{self, Devnet};
+use veil::drand::{self, Clock, DrandClient, Relay, SystemClock};
 use veil::io::{Output, open_input};
 use veil::timelock::{self, DecryptOptions, KeySource};
 use veil::{args, chains, keys};
@@ -72,8 +78,22 @@ enum Command {
     /// Open a sealed IN (default stdin); the format is detected.
     Decrypt {
         /// The round's beacon signature, hex.
-        #[arg(long, value_name = "HEX", allow_hyphen_values = true)]
-        signature: String,
+        #[arg(
+            long,
+            value_name = "HEX",
+            allow_hyphen_values = true,
+            required_unless_present = "relay",
+            conflicts_with = "relay"
+        )]
+        signature: Option<String>,
+        /// Fetch the round's beacon from this drand relay (a base URL or a
+        /// chain URL ending in the chain hash); repeat to fail over in order.
+        #[arg(long, value_name = "URL")]
+        relay: Vec<String>,
+        /// With --relay: sleep until the round is emitted instead of failing
+        /// with "too early".
+        #[arg(long, requires = "relay")]
+        wait: bool,
         /// The round sealed to: needed to verify the beacon of a raw TLE;
         /// must match the round an age or bittensor file carries.
         #[arg(long, value_name = "R", allow_hyphen_values = true)]
@@ -146,6 +166,44 @@ enum RoundCommand {
 
 #[derive(Subcommand)]
 enum BeaconCommand {
+    /// Fetch a beacon from drand relays, verified; prints its JSON.
+    Fetch {
+        /// The round to fetch.
+        #[arg(
+            long,
+            value_name = "R",
+            allow_hyphen_values = true,
+            required_unless_present = "latest",
+            conflicts_with = "latest"
+        )]
+        round: Option<String>,
+        /// The latest round the relays serve.
+        #[arg(long)]
+        latest: bool,
+        /// A drand relay (base URL or chain URL); repeat to fail over in
+        /// order. Default: the public drand relays.
+        #[arg(long, value_name = "URL")]
+        relay: Vec<String>,
+        #[command(flatten)]
+        chain: ChainArg,
+    },
+    /// Serve a devnet drand chain (bls-unchained-g1-rfc9380) over drand's
+    /// HTTP API; prints `listening http://ADDR/{chainhash}` once bound.
+    Serve {
+        /// Address to listen on (port 0 picks a free port).
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Seconds between rounds (1 or more; default 3 for a new devnet).
+        #[arg(long, value_name = "S", allow_hyphen_values = true)]
+        period: Option<String>,
+        /// Keep the devnet in this file (created 0600 when missing), so a
+        /// restart serves the same chain. Without it the key is ephemeral.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// Write the chain's drand /info JSON here once bound (for --chain).
+        #[arg(long, value_name = "FILE")]
+        info_out: Option<PathBuf>,
+    },
     /// Verify a beacon: exit 0 when valid, 1 when invalid or malformed.
     Verify {
         /// The beacon's round.
@@ -302,14 +360,34 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
         }
         Command::Decrypt {
             signature,
+            relay,
+            wait,
             round,
             chain,
             output,
             input,
         } => {
+            let chain = chain.resolve()?;
+            let key = match signature {
+                Some(sig) => KeySource::Signature(args::parse_signature_hex("--signature", &sig)?),
+                None => {
+                    let client = drand_client(&chain, &relay)?;
+                    let rt = runtime()?;
+                    KeySource::Fetch(Box::new(move |round| {
+                        let beacon = rt.block_on(async {
+                            if wait {
+                                client.wait_for_round(round, &SystemClock).await
+                            } else {
+                                client.beacon(round, &SystemClock).await
+                            }
+                        })?;
+                        Ok(beacon.signature)
+                    }))
+                }
+            };
             let opts = DecryptOptions {
-                chain: chain.resolve()?,
-                key: KeySource::Signature(args::parse_signature_hex("--signature", &signature)?),
+                chain,
+                key,
                 round: round
                     .map(|r| args::parse_round("--round", &r))
                     .transpose()?,
@@ -394,6 +472,37 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
                 .with_context(|| format!("emission time of round {round}"))?;
             writeln!(out, "{t}")?;
         }
+        Command::Beacon(BeaconCommand::Fetch {
+            round,
+            latest,
+            relay,
+            chain,
+        }) => {
+            let chain = chain.resolve()?;
+            let round = round
+                .map(|r| args::parse_round("--round", &r))
+                .transpose()?;
+            let client = drand_client(&chain, &relay)?;
+            let beacon = runtime()?.block_on(async {
+                match round {
+                    Some(r) => client.beacon(r, &SystemClock).await,
+                    None if latest => client.latest().await,
+                    None => Err(veil::Error::value("--round", "give --round or --latest")),
+                }
+            })?;
+            writeln!(out, "{}", beacon.to_json())?;
+        }
+        Command::Beacon(BeaconCommand::Serve {
+            listen,
+            period,
+            key,
+            info_out,
+        }) => serve(
+            &listen,
+            period.as_deref(),
+            key.as_deref(),
+            info_out.as_deref(),
+        )?,
         Command::Beacon(BeaconCommand::Verify {
             round,
             signature,
@@ -418,6 +527,104 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A tokio runtime for the commands that use the network.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// A drand client pinned to `chain` over `relays` (the public relays when
+/// none is given), caching verified beacons on disk.
+fn drand_client(chain: &Chain, relays: &[String]) -> Result<DrandClient> {
+    let urls: Vec<&str> = if relays.is_empty() {
+        drand::DEFAULT_RELAYS.to_vec()
+    } else {
+        relays.iter().map(String::as_str).collect()
+    };
+    let relays = urls
+        .iter()
+        .map(|u| Relay::parse(u, chain.hash()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cache = BeaconCache::default_root().map(|root| BeaconCache::new(&root, chain));
+    Ok(DrandClient::new(
+        chain.clone(),
+        relays,
+        cache,
+        ClientOptions::default(),
+    )?)
+}
+
+/// `veil beacon serve`: prints the chain URL once bound (straight to
+/// stdout: this command runs until it is stopped) and serves until SIGINT
+/// or SIGTERM.
+fn serve(
+    listen: &str,
+    period: Option<&str>,
+    key: Option<&std::path::Path>,
+    info_out: Option<&std::path::Path>,
+) -> Result<()> {
+    let period = period
+        .map(|p| args::parse_u64("--period", p))
+        .transpose()?
+        .map(|p| u32::try_from(p).map_err(|_| veil::Error::value("--period", "too large")))
+        .transpose()?;
+    let now = SystemClock.now();
+    let devnet = match key {
+        Some(path) => Devnet::load_or_create(path, period, now)?,
+        None => Devnet::generate(now, period.unwrap_or(devnet::DEFAULT_PERIOD))?,
+    };
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let addr = listener.local_addr().context("listening address")?;
+        if let Some(path) = info_out {
+            let mut sink = Output::create(Some(path))?;
+            sink.write_all(devnet.info_json().as_bytes())
+                .map_err(veil::Error::io("writing --info-out"))?;
+            sink.commit()?;
+        }
+        let hash = veil_core::encoding::Hex(devnet.chain().hash()).to_string();
+        {
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout, "listening http://{addr}/{hash}")?;
+            stdout.flush()?;
+        }
+        let app = devnet.router(alloc::sync::Arc::new(SystemClock));
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving")
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
 }
 
 /// clap enforces `--round` or `--at`; this keeps the match total without a panic.
@@ -450,6 +657,18 @@ fn main() -> ExitCode {
         );
         std::process::exit(1);
     }));
+
+    // Logs (relay decisions, waits) go to stderr only when asked for with
+    // VEIL_LOG=error|warn|info|debug|trace: by default a failure is one line.
+    if let Some(level) = std::env::var("VEIL_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+    {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_max_level(level)
+            .init();
+    }
 
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -21,14 +21,25 @@ use crate::Error;
 use crate::io::{read_capped, read_full};
 
 /// How decryption gets the round's key.
-#[derive(Clone, Debug)]
 pub enum KeySource {
     /// A beacon signature given by the user (hex-decoded).
     Signature(Vec<u8>),
+    /// A function that fetches the round's beacon signature (from drand
+    /// relays, for instance); what it returns is verified again here.
+    Fetch(Box<dyn Fn(Round) -> Result<Vec<u8>, Error>>),
+}
+
+impl core::fmt::Debug for KeySource {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Signature(_) => f.write_str("Signature(..)"),
+            Self::Fetch(_) => f.write_str("Fetch(..)"),
+        }
+    }
 }
 
 /// What `decrypt` needs besides the input.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct DecryptOptions {
     /// The chain the ciphertext must be sealed to.
     pub chain: Chain,
@@ -51,9 +62,16 @@ impl DecryptOptions {
                 "the ciphertext is sealed to round {c}, not to --round {given}"
             )));
         }
-        let KeySource::Signature(sig) = &self.key;
-        match carried.or(self.round) {
-            Some(round) => {
+        match (carried.or(self.round), &self.key) {
+            (Some(round), key) => {
+                let fetched;
+                let (sig, what) = match key {
+                    KeySource::Signature(sig) => (sig, "--signature"),
+                    KeySource::Fetch(fetch) => {
+                        fetched = fetch(round)?;
+                        (&fetched, "the fetched beacon")
+                    }
+                };
                 let beacon = self
                     .chain
                     .verify_beacon(&Beacon {
@@ -61,10 +79,13 @@ impl DecryptOptions {
                         signature: sig,
                         previous_signature: None,
                     })
-                    .map_err(|e| Error::Content(format!("--signature for round {round}: {e}")))?;
+                    .map_err(|e| Error::Content(format!("{what} for round {round}: {e}")))?;
                 Ok(RoundKey::from_verified(&beacon))
             }
-            None => Ok(RoundKey::from_unverified_signature(sig)?),
+            (None, KeySource::Signature(sig)) => Ok(RoundKey::from_unverified_signature(sig)?),
+            (None, KeySource::Fetch(_)) => Err(Error::Content(
+                "a raw TLE file carries no round: give --round to fetch its beacon".into(),
+            )),
         }
     }
 }

@@ -6,6 +6,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod devnet;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

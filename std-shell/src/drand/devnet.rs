@@ -1,0 +1,417 @@
+//! The devnet beacon: a one-node drand chain (`bls-unchained-g1-rfc9380`)
+//! served over drand's HTTP v1 API, so that everything runs offline.
+//!
+//! The key file (JSON, written `0600`) keeps the secret key, the genesis
+//! time and the period, so a restart serves the same chain (the same chain
+//! hash) and old ciphertexts still open. Rounds are answered only once their
+//! time has come: `425 Too Early` before, as drand relays answer.
+
+use alloc::sync::Arc;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use veil_core::devnet::DevnetKey;
+use veil_core::encoding::Hex;
+use veil_core::hash::sha256;
+use veil_core::{Chain, ChainTime, Round};
+use zeroize::Zeroizing;
+
+use super::Clock;
+use crate::Error;
+use crate::keys::read_secret_file;
+
+/// The shortest period a devnet accepts, in seconds.
+pub const MIN_PERIOD: u32 = 1;
+/// The default period, in seconds.
+pub const DEFAULT_PERIOD: u32 = 3;
+/// The beacon id in the devnet's `/info`.
+pub const BEACON_ID: &str = "veil-devnet";
+
+/// A devnet: its key and the chain it signs.
+pub struct Devnet {
+    key: DevnetKey,
+    chain: Chain,
+}
+
+/// The key file; its strings are wiped when it is dropped.
+#[derive(Serialize, Deserialize, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+struct KeyFile {
+    scheme: String,
+    secret_key: String,
+    genesis_time: u64,
+    period: u32,
+    group_hash: String,
+}
+
+impl Devnet {
+    /// A fresh devnet whose round 1 is emitted at `genesis`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Value`] for a period below [`MIN_PERIOD`].
+    pub fn generate(genesis: u64, period: u32) -> Result<Self, Error> {
+        let key = DevnetKey::generate(&mut rand_core::OsRng);
+        let mut group_hash = [0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut group_hash);
+        Self::from_parts(key, genesis, period, group_hash)
+    }
+
+    fn from_parts(
+        key: DevnetKey,
+        genesis: u64,
+        period: u32,
+        group_hash: [u8; 32],
+    ) -> Result<Self, Error> {
+        let period = core::num::NonZeroU32::new(period)
+            .filter(|p| p.get() >= MIN_PERIOD)
+            .ok_or_else(|| Error::value("--period", format!("must be at least {MIN_PERIOD}")))?;
+        let chain = key.chain(ChainTime::new(genesis, period), group_hash, BEACON_ID)?;
+        Ok(Self { key, chain })
+    }
+
+    /// Loads the devnet kept in `path`, or creates one there (genesis now,
+    /// file mode `0600`). A `period` that disagrees with an existing file is
+    /// refused: the period is part of the chain.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Read`]/[`Error::Write`] for file problems, [`Error::Content`]
+    /// for a damaged key file or one readable by others.
+    pub fn load_or_create(path: &Path, period: Option<u32>, now: u64) -> Result<Self, Error> {
+        match std::fs::metadata(path) {
+            Ok(_) => {
+                let d = Self::load(path)?;
+                let have = d.chain.time().period().get();
+                if let Some(p) = period
+                    && p != have
+                {
+                    return Err(Error::value(
+                        "--period",
+                        format!(
+                            "{} keeps a devnet with period {have}s, not {p}s",
+                            path.display()
+                        ),
+                    ));
+                }
+                Ok(d)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let d = Self::generate(now, period.unwrap_or(DEFAULT_PERIOD))?;
+                d.save(path)?;
+                Ok(d)
+            }
+            Err(source) => Err(Error::Read {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    fn load(path: &Path) -> Result<Self, Error> {
+        let bytes = read_secret_file(path)?;
+        let bad = |why: &str| Error::Content(format!("{}: {why}", path.display()));
+        let f: KeyFile =
+            serde_json::from_slice(&bytes).map_err(|_| bad("not a devnet key file"))?;
+        if f.scheme != "bls-unchained-g1-rfc9380" {
+            return Err(bad("unknown scheme"));
+        }
+        let sk = Zeroizing::new(
+            veil_core::encoding::decode_array::<32>(&f.secret_key)
+                .map_err(|_| bad("secret_key must be 32 bytes of hex"))?,
+        );
+        let key =
+            DevnetKey::from_bytes(&sk).map_err(|_| bad("secret_key is not a valid scalar"))?;
+        let group_hash = veil_core::encoding::decode_array::<32>(&f.group_hash)
+            .map_err(|_| bad("group_hash must be 32 bytes of hex"))?;
+        Self::from_parts(key, f.genesis_time, f.period, group_hash)
+    }
+
+    /// Writes the key file, `0600`, never over an existing file.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Write`].
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let write = |source| Error::Write {
+            path: path.to_owned(),
+            source,
+        };
+        let f = KeyFile {
+            scheme: "bls-unchained-g1-rfc9380".into(),
+            secret_key: Hex(&self.key.to_bytes()[..]).to_string(),
+            genesis_time: self.chain.time().genesis(),
+            period: self.chain.time().period().get(),
+            group_hash: Hex(self.chain.group_hash()).to_string(),
+        };
+        let text = Zeroizing::new(
+            serde_json::to_string_pretty(&f).map_err(|e| write(std::io::Error::other(e)))?,
+        );
+        let mut file = open_private(path).map_err(write)?;
+        file.write_all(text.as_bytes()).map_err(write)?;
+        file.sync_all().map_err(write)
+    }
+
+    /// The devnet's chain.
+    pub const fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// The chain's drand `/info` JSON (v1 field names).
+    pub fn info_json(&self) -> String {
+        info_json(&self.chain)
+    }
+
+    /// The beacon of `round`, as drand serves it.
+    pub fn beacon_json(&self, round: Round) -> String {
+        let sig = self.key.sign_round(round);
+        serde_json::json!({
+            "round": round.get(),
+            "randomness": Hex(&sha256(&sig)).to_string(),
+            "signature": Hex(&sig).to_string(),
+        })
+        .to_string()
+    }
+
+    /// The HTTP API of the devnet, answering by `clock`: the v1 routes
+    /// under `/{chainhash}/` and, for the one chain it has, at the root too.
+    pub fn router(self, clock: Arc<dyn Clock>) -> Router {
+        let info = self.info_json();
+        let hash = Hex(self.chain.hash()).to_string();
+        let state = Arc::new(Served {
+            devnet: self,
+            clock,
+            info,
+            hash,
+        });
+        Router::new()
+            .route("/chains", get(chains))
+            .route(
+                "/info",
+                get(|s: State<Arc<Served>>| async move { s.info() }),
+            )
+            .route(
+                "/public/latest",
+                get(|s: State<Arc<Served>>| async move { s.latest() }),
+            )
+            .route(
+                "/public/{round}",
+                get(
+                    |s: State<Arc<Served>>, UrlPath(r): UrlPath<String>| async move { s.round(&r) },
+                ),
+            )
+            .route(
+                "/{hash}/info",
+                get(
+                    |s: State<Arc<Served>>, UrlPath(h): UrlPath<String>| async move {
+                        s.for_chain(&h, Served::info)
+                    },
+                ),
+            )
+            .route(
+                "/{hash}/public/latest",
+                get(
+                    |s: State<Arc<Served>>, UrlPath(h): UrlPath<String>| async move {
+                        s.for_chain(&h, Served::latest)
+                    },
+                ),
+            )
+            .route(
+                "/{hash}/public/{round}",
+                get(
+                    |s: State<Arc<Served>>, UrlPath((h, r)): UrlPath<(String, String)>| async move {
+                        s.for_chain(&h, |s| s.round(&r))
+                    },
+                ),
+            )
+            .with_state(state)
+    }
+}
+
+/// A devnet's HTTP state.
+struct Served {
+    devnet: Devnet,
+    clock: Arc<dyn Clock>,
+    info: String,
+    hash: String,
+}
+
+fn json(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+fn status(code: StatusCode, text: &'static str) -> Response {
+    (code, text).into_response()
+}
+
+async fn chains(State(s): State<Arc<Served>>) -> Response {
+    json(serde_json::json!([s.hash]).to_string())
+}
+
+impl Served {
+    fn for_chain(&self, hash: &str, f: impl FnOnce(&Self) -> Response) -> Response {
+        if hash.eq_ignore_ascii_case(&self.hash) {
+            f(self)
+        } else {
+            status(StatusCode::NOT_FOUND, "unknown chain")
+        }
+    }
+
+    fn info(&self) -> Response {
+        json(self.info.clone())
+    }
+
+    fn latest(&self) -> Response {
+        let time = self.devnet.chain.time();
+        let now = self.clock.now();
+        // drand's round_at says round 1 before genesis; it is not out yet.
+        match time.round_at(now).ok().filter(|_| now >= time.genesis()) {
+            Some(r) => json(self.devnet.beacon_json(r)),
+            None => status(
+                StatusCode::from_u16(425).unwrap_or(StatusCode::NOT_FOUND),
+                "too early",
+            ),
+        }
+    }
+
+    fn round(&self, text: &str) -> Response {
+        let Some(round) = text
+            .parse::<u64>()
+            .ok()
+            .filter(|_| text.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            return status(StatusCode::BAD_REQUEST, "round must be a decimal integer");
+        };
+        let Ok(round) = Round::new(round) else {
+            return status(StatusCode::NOT_FOUND, "there is no round 0");
+        };
+        match self.devnet.chain.time().time_of(round) {
+            Ok(at) if at <= self.clock.now() => json(self.devnet.beacon_json(round)),
+            Ok(_) => status(
+                StatusCode::from_u16(425).unwrap_or(StatusCode::NOT_FOUND),
+                "too early",
+            ),
+            Err(_) => status(StatusCode::NOT_FOUND, "round out of range"),
+        }
+    }
+}
+
+/// drand's `/info` JSON (v1 field names) for `chain`.
+pub fn info_json(chain: &Chain) -> String {
+    serde_json::json!({
+        "public_key": Hex(chain.public_key().as_bytes()).to_string(),
+        "period": chain.time().period().get(),
+        "genesis_time": chain.time().genesis(),
+        "hash": Hex(chain.hash()).to_string(),
+        "groupHash": Hex(chain.group_hash()).to_string(),
+        "schemeID": chain.scheme().id(),
+        "metadata": {"beaconID": chain.beacon_id()},
+    })
+    .to_string()
+}
+
+/// Creates `path` for writing, readable by its owner only; never replaces
+/// an existing file.
+fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(path)
+}
+
+/// Where `veil beacon serve --key` keeps a devnet when none is named.
+pub fn describe(path: Option<&PathBuf>) -> String {
+    path.map_or_else(
+        || "an ephemeral key (no --key: the chain ends with the process)".to_owned(),
+        |p| format!("the key in {}", p.display()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use core::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+
+    struct At(AtomicU64);
+    impl Clock for At {
+        fn now(&self) -> u64 {
+            self.0.load(Ordering::Relaxed)
+        }
+    }
+
+    #[test]
+    fn key_file_round_trip_keeps_the_chain() {
+        let dir = std::env::temp_dir().join(format!("veil-devnet-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("key.json");
+        let a = Devnet::load_or_create(&path, Some(2), 1_000).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let b = Devnet::load_or_create(&path, None, 5_000).unwrap();
+        assert_eq!(a.chain().hash(), b.chain().hash());
+        assert_eq!(b.chain().time().genesis(), 1_000);
+        assert!(Devnet::load_or_create(&path, Some(3), 5_000).is_err());
+        // The published /info describes the same chain, hash included.
+        let parsed = Chain::from_info_json(a.info_json().as_bytes()).unwrap();
+        assert_eq!(parsed.hash(), a.chain().hash());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn rounds_only_once_their_time_has_come() {
+        let d = Devnet::generate(1_000, 3).unwrap();
+        let clock = Arc::new(At(AtomicU64::new(1_000 + 3 * 4)));
+        let s = Served {
+            info: d.info_json(),
+            hash: Hex(d.chain().hash()).to_string(),
+            devnet: d,
+            clock: clock.clone(),
+        };
+        assert_eq!(s.round("5").status(), StatusCode::OK);
+        assert_eq!(s.round("6").status().as_u16(), 425);
+        assert_eq!(s.round("0").status(), StatusCode::NOT_FOUND);
+        assert_eq!(s.round("x").status(), StatusCode::BAD_REQUEST);
+        assert_eq!(s.round("+5").status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            s.round("99999999999999999999").status(),
+            StatusCode::BAD_REQUEST
+        );
+        clock.0.store(1_000 + 3 * 5, Ordering::Relaxed);
+        assert_eq!(s.round("6").status(), StatusCode::OK);
+        clock.0.store(999, Ordering::Relaxed);
+        assert_eq!(s.latest().status().as_u16(), 425);
+        assert_eq!(
+            s.for_chain("00", Served::info).status(),
+            StatusCode::NOT_FOUND
+        );
+        // Every served beacon verifies on the devnet's chain.
+        let b = d_beacon(&s, 5);
+        assert!(
+            super::super::client::parse_beacon_json(
+                b.as_bytes(),
+                s.devnet.chain(),
+                Round::new(5).ok()
+            )
+            .is_ok()
+        );
+    }
+
+    fn d_beacon(s: &Served, r: u64) -> String {
+        s.devnet.beacon_json(Round::new(r).unwrap())
+    }
+}
