@@ -247,27 +247,11 @@ impl RoundKey {
     fn pair_with_u(&self, u: &[u8]) -> Result<(PairingOutput<Bls12_381>, UPoint), IbeError> {
         match self {
             Self::G1(sig) => {
-                let point = G2Affine::deserialize_compressed_unchecked(u)
-                    .map_err(|_| IbeError::DecryptionFailed)?;
-                let mut canonical = [0u8; G2_COMPRESSED_LEN];
-                point
-                    .serialize_compressed(&mut canonical[..])
-                    .map_err(|_| IbeError::DecryptionFailed)?;
-                if canonical[..] != *u {
-                    return Err(IbeError::DecryptionFailed);
-                }
+                let point = decode_canonical::<G2Affine, G2_COMPRESSED_LEN>(u)?;
                 Ok((pair(*sig, point)?, UPoint::G2(point)))
             }
             Self::G2(sig) => {
-                let point = G1Affine::deserialize_compressed_unchecked(u)
-                    .map_err(|_| IbeError::DecryptionFailed)?;
-                let mut canonical = [0u8; G1_COMPRESSED_LEN];
-                point
-                    .serialize_compressed(&mut canonical[..])
-                    .map_err(|_| IbeError::DecryptionFailed)?;
-                if canonical[..] != *u {
-                    return Err(IbeError::DecryptionFailed);
-                }
+                let point = decode_canonical::<G1Affine, G1_COMPRESSED_LEN>(u)?;
                 Ok((pair(point, *sig)?, UPoint::G1(point)))
             }
         }
@@ -301,6 +285,24 @@ fn gt_kyber_bytes(gt: &PairingOutput<Bls12_381>) -> Result<[u8; GT_LEN], IbeErro
     let mut out = gt_ark_bytes(gt)?;
     out.reverse();
     Ok(out)
+}
+
+/// A compressed point decoded without the subgroup check (see
+/// [`RoundKey::pair_with_u`]), refused unless `u` is exactly its canonical
+/// `N`-byte encoding.
+fn decode_canonical<P: CanonicalSerialize + CanonicalDeserialize, const N: usize>(
+    u: &[u8],
+) -> Result<P, IbeError> {
+    let point = P::deserialize_compressed_unchecked(u).map_err(|_| IbeError::DecryptionFailed)?;
+    let mut canonical = [0u8; N];
+    point
+        .serialize_compressed(&mut canonical[..])
+        .map_err(|_| IbeError::DecryptionFailed)?;
+    if canonical[..] == *u {
+        Ok(point)
+    } else {
+        Err(IbeError::DecryptionFailed)
+    }
 }
 
 /// A ciphertext's `U`, decoded: in G2 for chains with G1 signatures.

@@ -50,6 +50,9 @@ pub enum Error {
         /// The cap, in bytes.
         max: usize,
     },
+    /// A drand round is not emitted yet; the text says which and when.
+    #[error("too early: {0}")]
+    TooEarly(String),
     /// The input's content is not what the command needs; the text says why.
     #[error("{0}")]
     Content(String),

@@ -264,11 +264,14 @@ impl DrandClient {
     }
 
     /// One pass over the relays for `path`; the first verified beacon wins.
+    /// Otherwise each relay's reason is in `reasons`, and `not_yet` says
+    /// whether some relay answered that it does not have the round yet.
     async fn pass(
         &self,
         path: &str,
         want: Option<Round>,
         reasons: &mut Vec<String>,
+        not_yet: &mut bool,
     ) -> Option<FetchedBeacon> {
         for (i, relay) in self.relays.iter().enumerate() {
             let result = match self.check_info(i, relay).await {
@@ -281,6 +284,7 @@ impl DrandClient {
                 Ok(b) => return Some(b),
                 Err(RelayError::NotYet) => {
                     tracing::debug!(%relay, path, "relay does not have it yet");
+                    *not_yet = true;
                     reasons.push(format!("{relay}: not yet"));
                 }
                 Err(RelayError::Bad(why)) => {
@@ -301,17 +305,16 @@ impl DrandClient {
                 backoff = backoff.saturating_mul(2);
             }
             reasons.clear();
-            if let Some(b) = self.pass(path, want, &mut reasons).await {
+            let mut not_yet = false;
+            if let Some(b) = self.pass(path, want, &mut reasons, &mut not_yet).await {
                 return Ok(b);
             }
             // A relay that does not have the round yet outranks broken ones:
             // the round is simply not out everywhere yet.
-            if reasons.iter().any(|r| r.ends_with(": not yet")) {
+            if not_yet {
                 let what =
                     want.map_or_else(|| "the latest round".to_owned(), |r| format!("round {r}"));
-                return Err(Error::Content(format!(
-                    "too early: no relay has {what} yet"
-                )));
+                return Err(Error::TooEarly(format!("no relay has {what} yet")));
             }
         }
         Err(Error::Content(format!(
@@ -334,8 +337,8 @@ impl DrandClient {
         let at = self.chain.time().time_of(round)?;
         let now = clock.now();
         if now < at {
-            return Err(Error::Content(format!(
-                "too early: round {round} is emitted at {at}, {}s from now (use --wait)",
+            return Err(Error::TooEarly(format!(
+                "round {round} is emitted at {at}, {}s from now (use --wait)",
                 at - now
             )));
         }
@@ -381,7 +384,7 @@ impl DrandClient {
             }
             match self.beacon(round, clock).await {
                 Ok(b) => return Ok(b),
-                Err(Error::Content(m)) if m.starts_with("too early") => {
+                Err(Error::TooEarly(_)) => {
                     tokio::time::sleep(poll).await;
                     poll = poll.saturating_mul(2).min(period);
                 }

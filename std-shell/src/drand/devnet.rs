@@ -8,7 +8,7 @@
 
 use alloc::sync::Arc;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use axum::Router;
 use axum::extract::{Path as UrlPath, State};
@@ -326,14 +326,6 @@ fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
         o.mode(0o600);
     }
     o.open(path)
-}
-
-/// Where `veil beacon serve --key` keeps a devnet when none is named.
-pub fn describe(path: Option<&PathBuf>) -> String {
-    path.map_or_else(
-        || "an ephemeral key (no --key: the chain ends with the process)".to_owned(),
-        |p| format!("the key in {}", p.display()),
-    )
 }
 
 #[cfg(test)]
