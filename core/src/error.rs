@@ -13,6 +13,7 @@ use crate::miid::FrameError;
 use crate::round::RoundError;
 use crate::sign::SignError;
 use crate::ss58::Ss58Error;
+use crate::subtensor::StorageError;
 use crate::tle::TleError;
 
 /// Any error the core returns. `Copy`, allocation-free, with a one-line
@@ -44,6 +45,8 @@ pub enum Error {
     Frame(FrameError),
     /// GRAIL commitments.
     Commitment(CommitmentError),
+    /// Subtensor storage holding commitments.
+    Storage(StorageError),
 }
 
 impl fmt::Display for Error {
@@ -61,6 +64,7 @@ impl fmt::Display for Error {
             Self::Ss58(e) => e.fmt(f),
             Self::Frame(e) => e.fmt(f),
             Self::Commitment(e) => e.fmt(f),
+            Self::Storage(e) => e.fmt(f),
         }
     }
 }
@@ -92,4 +96,5 @@ from_module_error!(
     Ss58(Ss58Error),
     Frame(FrameError),
     Commitment(CommitmentError),
+    Storage(StorageError),
 );

@@ -107,6 +107,7 @@ pub mod commitment;
 pub mod miid;
 pub mod sign;
 pub mod ss58;
+pub mod subtensor;
 
 pub use beacon::{Beacon, BeaconError, Signature, VerifiedBeacon};
 pub use chain::{BuiltinChain, Chain, ChainError, Group, PublicKey, Scheme};

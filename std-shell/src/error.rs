@@ -50,6 +50,9 @@ pub enum Error {
         /// The cap, in bytes.
         max: usize,
     },
+    /// An object store failed (the message never holds a credential).
+    #[error(transparent)]
+    Store(crate::store::StoreError),
     /// A drand round is not emitted yet; the text says which and when.
     #[error("too early: {0}")]
     TooEarly(String),

@@ -7,8 +7,11 @@
 //! So far: `--chain` arguments (built-in names or drand `/info` files, read
 //! with a size cap), command-line values parsed into core types with
 //! one-line errors, hotkeys, the timelock formats over files and streams,
-//! and drand over HTTP ([`drand`]: a verified client with relay failover and
-//! a cache, and the devnet beacon server).
+//! drand over HTTP ([`drand`]: a verified client with relay failover and
+//! a cache, and the devnet beacon server), object stores ([`store`]: a
+//! directory, S3/R2 with dual credentials, a public bucket; an upload spool)
+//! and the commitments registry ([`registry`]: a local file, or subtensor's
+//! storage over JSON-RPC).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -21,6 +24,8 @@ pub mod drand;
 pub mod error;
 pub mod io;
 pub mod keys;
+pub mod registry;
+pub mod store;
 pub mod timelock;
 
 pub use error::Error;

@@ -18,6 +18,11 @@ use veil::drand::client::ClientOptions;
 use veil::drand::devnet::{self, Devnet};
 use veil::drand::{self, Clock, DrandClient, Relay, SystemClock};
 use veil::io::{Output, open_input};
+use veil::registry::subtensor::{SubtensorOptions, SubtensorRegistry};
+use veil::registry::{self, CommitmentBook, CommitmentRegistry, LocalRegistry, Published};
+use veil::store::s3::S3Config;
+use veil::store::spool::{self, Spool, Upload, Uploader};
+use veil::store::{self, ObjectMeta, ObjectStore, RetryPolicy};
 use veil::timelock::{self, DecryptOptions, KeySource};
 use veil::{args, chains, keys};
 use veil_core::commitment::ReadCommitment;
@@ -135,6 +140,10 @@ enum Command {
     /// GRAIL read commitments.
     #[command(subcommand)]
     Commitment(CommitmentCommand),
+    /// Object stores: a directory (default), S3/R2 from the R2_* environment,
+    /// or a public bucket URL.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Describe a sealed IN as JSON without decrypting it.
     Inspect {
         /// The ciphertext (default stdin).
@@ -239,6 +248,128 @@ enum CommitmentCommand {
         /// The 128-character commitment.
         #[arg(value_name = "STR", allow_hyphen_values = true)]
         commitment: String,
+    },
+    /// Publish our read commitment (from the R2_* environment) to the local
+    /// registry, after checking it: a read pair distinct from the write
+    /// pair, bucket = account id, and (unless --no-probe) a read pair that
+    /// can list the bucket but not write to it. Writes only when changed.
+    Publish {
+        /// The registry file.
+        #[arg(long, value_name = "FILE")]
+        registry: PathBuf,
+        /// Our hotkey's SS58 address.
+        #[arg(long, value_name = "SS58", allow_hyphen_values = true)]
+        hotkey: String,
+        /// Skip the live check of the read pair against the bucket.
+        #[arg(long)]
+        no_probe: bool,
+    },
+    /// Print the commitments a registry holds, as JSON (bucket and read key
+    /// id per hotkey; entries that cannot be read are listed with why).
+    List {
+        /// A local registry file.
+        #[arg(
+            long,
+            value_name = "FILE",
+            required_unless_present = "subtensor",
+            conflicts_with = "subtensor"
+        )]
+        registry: Option<PathBuf>,
+        /// A subtensor node's WebSocket JSON-RPC URL (ws:// or wss://).
+        #[arg(long, value_name = "URL", requires = "netuid")]
+        subtensor: Option<String>,
+        /// The subnet (with --subtensor).
+        #[arg(long, value_name = "N")]
+        netuid: Option<String>,
+        /// Keep only these hotkeys (the metagraph); repeatable.
+        #[arg(long, value_name = "SS58", allow_hyphen_values = true)]
+        hotkey: Vec<String>,
+    },
+}
+
+#[derive(Args)]
+struct StoreArg {
+    /// dir:PATH or a path (local directory), s3://BUCKET or s3/r2 (S3/R2
+    /// with the R2_* environment), or public:URL (anonymous; anyone can
+    /// overwrite such objects).
+    #[arg(long, value_name = "STORE", default_value = "veil-store")]
+    store: String,
+}
+
+impl StoreArg {
+    fn open(&self) -> Result<alloc::sync::Arc<dyn ObjectStore>> {
+        if self.store.starts_with("public:") {
+            eprintln!("veil: {}", store::public::PublicStore::WARNING);
+        }
+        let env = |name: &str| std::env::var(name).ok();
+        Ok(store::from_spec(&self.store, &env, RetryPolicy::default())?)
+    }
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Upload IN (default stdin) under KEY; prints {"key", "size"}.
+    Put {
+        /// The object key.
+        #[arg(value_name = "KEY", allow_hyphen_values = true)]
+        key: String,
+        /// The object (default stdin).
+        #[arg(value_name = "IN")]
+        input: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArg,
+        /// When the upload keeps failing, keep the object in this spool
+        /// directory for `veil store flush` (the command still fails: the
+        /// object is not stored yet).
+        #[arg(long, value_name = "DIR")]
+        spool: Option<PathBuf>,
+    },
+    /// Download KEY.
+    Get {
+        /// The object key.
+        #[arg(value_name = "KEY", allow_hyphen_values = true)]
+        key: String,
+        #[command(flatten)]
+        store: StoreArg,
+        /// Refuse objects larger than this.
+        #[arg(long, value_name = "N", default_value = "1073741824")]
+        max_bytes: String,
+        /// Write here (all or nothing) instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "OUT")]
+        output: Option<PathBuf>,
+    },
+    /// Print {"key", "size", "last_modified"} of KEY; exit 1 when absent.
+    Head {
+        /// The object key.
+        #[arg(value_name = "KEY", allow_hyphen_values = true)]
+        key: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Print one JSON line per object under PREFIX.
+    List {
+        /// The key prefix (default: everything).
+        #[arg(value_name = "PREFIX", default_value = "", allow_hyphen_values = true)]
+        prefix: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Delete KEY (absent keys too).
+    Delete {
+        /// The object key.
+        #[arg(value_name = "KEY", allow_hyphen_values = true)]
+        key: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Upload what a spool holds; prints {"uploaded", "remaining"}; exit 1
+    /// while objects remain.
+    Flush {
+        /// The spool directory.
+        #[arg(long, value_name = "DIR")]
+        spool: PathBuf,
+        #[command(flatten)]
+        store: StoreArg,
     },
 }
 
@@ -445,6 +576,62 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
             });
             writeln!(out, "{json}")?;
         }
+        Command::Commitment(CommitmentCommand::Publish {
+            registry,
+            hotkey,
+            no_probe,
+        }) => {
+            let env = |name: &str| std::env::var(name).ok();
+            let config = S3Config::from_env(&env, None)?;
+            let commitment =
+                runtime()?.block_on(registry::check_publishable(&config, !no_probe))?;
+            let status = LocalRegistry::new(&registry).publish(&hotkey, &commitment)?;
+            let c = commitment.read();
+            let json = serde_json::json!({
+                "hotkey": hotkey,
+                "bucket": c.bucket,
+                "read_access_key_id": c.read_access_key_id,
+                "status": match status { Published::Written => "written", Published::Unchanged => "unchanged" },
+            });
+            writeln!(out, "{json}")?;
+        }
+        Command::Commitment(CommitmentCommand::List {
+            registry,
+            subtensor,
+            netuid,
+            hotkey,
+        }) => {
+            let source: alloc::sync::Arc<dyn CommitmentRegistry> = match (registry, subtensor) {
+                (Some(path), _) => alloc::sync::Arc::new(LocalRegistry::new(&path)),
+                (None, Some(url)) => {
+                    let netuid = args::parse_u64("--netuid", netuid.as_deref().unwrap_or(""))?;
+                    let netuid = u16::try_from(netuid)
+                        .map_err(|_| veil::Error::value("--netuid", "0 to 65535"))?;
+                    alloc::sync::Arc::new(SubtensorRegistry::new(
+                        &url,
+                        netuid,
+                        SubtensorOptions::default(),
+                    )?)
+                }
+                (None, None) => return unreachable_args(),
+            };
+            let book = CommitmentBook::new(source);
+            if !hotkey.is_empty() {
+                book.set_hotkeys(Some(hotkey.into_iter().collect()));
+            }
+            let found = runtime()?.block_on(book.refresh())?;
+            let entries: serde_json::Map<String, serde_json::Value> = found
+                .entries
+                .iter()
+                .map(|(k, c)| {
+                    let r = c.read();
+                    (k.clone(), serde_json::json!({"bucket": r.bucket, "read_access_key_id": r.read_access_key_id}))
+                })
+                .collect();
+            let json = serde_json::json!({"commitments": entries, "skipped": found.skipped});
+            writeln!(out, "{json}")?;
+        }
+        Command::Store(cmd) => store_command(cmd, out)?,
         Command::Inspect { input } => {
             let report = timelock::inspect(&mut open_input(input.as_deref())?)?;
             writeln!(out, "{}", serde_json::to_string(&report)?)?;
@@ -524,6 +711,127 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
                 })
                 .map_err(veil_core::Error::from)
                 .with_context(|| format!("round {round}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn meta_json(m: &ObjectMeta) -> serde_json::Value {
+    let secs = m
+        .last_modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    serde_json::json!({"key": m.key, "size": m.size, "last_modified": secs})
+}
+
+fn store_command(cmd: StoreCommand, out: &mut impl Write) -> Result<()> {
+    let rt = runtime()?;
+    match cmd {
+        StoreCommand::Put {
+            key,
+            input,
+            store,
+            spool,
+        } => {
+            let store = store.open()?;
+            let Some(dir) = spool else {
+                // Streamed: memory stays bounded by one part whatever the size.
+                let size = rt.block_on(async {
+                    let mut body: Box<dyn tokio::io::AsyncRead + Send + Unpin> = match &input {
+                        Some(p) if p.as_os_str() != "-" => {
+                            Box::new(tokio::fs::File::open(p).await.map_err(|source| {
+                                veil::Error::Read {
+                                    path: p.clone(),
+                                    source,
+                                }
+                            })?)
+                        }
+                        _ => Box::new(tokio::io::stdin()),
+                    };
+                    store.put(&key, &mut body).await.map_err(veil::Error::Store)
+                })?;
+                writeln!(out, "{}", serde_json::json!({"key": key, "size": size}))?;
+                return Ok(());
+            };
+            let mut body =
+                veil::io::read_capped(&mut open_input(input.as_deref())?, spool::MAX_SPOOLED)?;
+            let size = body.len();
+            {
+                {
+                    let uploader =
+                        Uploader::new(store, Spool::open(&dir, spool::DEFAULT_SPOOL_CAP)?);
+                    if rt.block_on(uploader.upload(&key, &body))? == Upload::Spooled {
+                        anyhow::bail!(
+                            "upload of {key} failed; the object is kept in the spool {} (veil store flush uploads it)",
+                            dir.display()
+                        );
+                    }
+                }
+            }
+            zeroize::Zeroize::zeroize(&mut body);
+            writeln!(out, "{}", serde_json::json!({"key": key, "size": size}))?;
+        }
+        StoreCommand::Get {
+            key,
+            store,
+            max_bytes,
+            output,
+        } => {
+            let max = args::parse_u64("--max-bytes", &max_bytes)?;
+            let store = store.open()?;
+            let data = rt
+                .block_on(store.get(&key, max))
+                .map_err(veil::Error::Store)?;
+            match output {
+                Some(path) => {
+                    let mut sink = Output::create(Some(&path))?;
+                    sink.write_all(&data)?;
+                    sink.commit()?;
+                }
+                None => out.write_all(&data)?,
+            }
+        }
+        StoreCommand::Head { key, store } => {
+            let store = store.open()?;
+            let meta = rt
+                .block_on(store.head(&key))
+                .map_err(veil::Error::Store)?
+                .with_context(|| format!("{key}: no such object in {}", store.describe()))?;
+            writeln!(out, "{}", meta_json(&meta))?;
+        }
+        StoreCommand::List { prefix, store } => {
+            let store = store.open()?;
+            for m in rt
+                .block_on(store.list(&prefix))
+                .map_err(veil::Error::Store)?
+            {
+                writeln!(out, "{}", meta_json(&m))?;
+            }
+        }
+        StoreCommand::Delete { key, store } => {
+            let store = store.open()?;
+            rt.block_on(store.delete(&key))
+                .map_err(veil::Error::Store)?;
+        }
+        StoreCommand::Flush { spool, store } => {
+            let uploader = Uploader::new(
+                store.open()?,
+                Spool::open(&spool, spool::DEFAULT_SPOOL_CAP)?,
+            );
+            let report = rt.block_on(uploader.flush())?;
+            if report.remaining > 0 {
+                anyhow::bail!(
+                    "{} uploaded, {} still in the spool: {}",
+                    report.uploaded.len(),
+                    report.remaining,
+                    report.errors.first().map_or("", String::as_str)
+                );
+            }
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({"uploaded": report.uploaded, "remaining": 0})
+            )?;
         }
     }
     Ok(())
@@ -664,9 +972,19 @@ fn main() -> ExitCode {
         .ok()
         .and_then(|l| l.parse::<tracing::Level>().ok())
     {
-        tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_max_level(level)
+        use tracing_subscriber::layer::SubscriberExt as _;
+        use tracing_subscriber::util::SubscriberInitExt as _;
+        // veil's own events at the level asked for; other crates' at most
+        // at warn (the HTTP and signing layers below would print request
+        // headers at debug and trace).
+        let level = tracing_subscriber::filter::LevelFilter::from_level(level);
+        let filter = tracing_subscriber::filter::Targets::new()
+            .with_target("veil", level)
+            .with_target("veil_core", level)
+            .with_default(level.min(tracing_subscriber::filter::LevelFilter::WARN));
+        tracing_subscriber::registry()
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .with(filter)
             .init();
     }
 

@@ -7,6 +7,8 @@
 #![forbid(unsafe_code)]
 
 pub mod devnet;
+pub mod moto;
+pub mod subtensor;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -137,11 +139,16 @@ pub fn veil_stdin(args: &[&str], stdin: &[u8]) -> Output {
 
 /// Whether the test command asked for the peers to be mandatory
 /// (`VEIL_REQUIRE_PEERS=1`, set by `scripts/test` after installing them).
-fn peers_required() -> bool {
+pub fn peers_required() -> bool {
     std::env::var_os("VEIL_REQUIRE_PEERS").is_some_and(|v| v == "1")
 }
 
-fn peer_missing(what: &str) {
+/// Notes that the peer `what` is not installed, so the caller can skip.
+///
+/// # Panics
+///
+/// When the peers are required ([`peers_required`]).
+pub fn peer_missing(what: &str) {
     assert!(
         !peers_required(),
         "{what} is not installed but VEIL_REQUIRE_PEERS=1: run scripts/setup-peers"

@@ -1,0 +1,887 @@
+//! S3 and Cloudflare R2 through aws-sdk-s3, with GRAIL's dual credentials.
+//!
+//! A participant owns one bucket and two key pairs: a **write** pair it keeps
+//! private, and a **read** pair it publishes in its on-chain commitment.
+//! [`S3Store`] uploads and deletes with the write pair and reads (`get`,
+//! `head`, `list`) with the read pair, so a read pair that secretly had write
+//! rights would be caught by the store's own traffic rather than by a stranger.
+//! A store built from a commitment ([`S3Config::for_commitment`]) holds no
+//! write pair at all and refuses writes with [`ErrorKind::ReadOnly`].
+//!
+//! Configuration comes from GRAIL's environment names ([`S3Config::from_env`]):
+//! `R2_ACCOUNT_ID`, `R2_BUCKET_ID`, `R2_READ_ACCESS_KEY_ID`,
+//! `R2_READ_SECRET_ACCESS_KEY`, `R2_WRITE_ACCESS_KEY_ID`,
+//! `R2_WRITE_SECRET_ACCESS_KEY`, and the overrides `R2_ENDPOINT_URL`,
+//! `R2_REGION` (default `us-east-1`, as GRAIL) and `R2_FORCE_PATH_STYLE`. The
+//! endpoint defaults to `https://{account_id}.r2.cloudflarestorage.com`.
+//! With only the write pair set, GRAIL's single-pair fallback applies: the
+//! write pair reads too, and [`S3Config::is_single_pair`] says so (such a
+//! configuration must never publish a commitment).
+//!
+//! The SDK's own retries are off; [`RetryPolicy`] retries
+//! transient failures the same way for every backend. Request checksums are
+//! only sent where S3 requires them (R2 and older S3-compatible servers
+//! reject some of the SDK's newer defaults).
+
+use core::fmt;
+use core::time::Duration;
+
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use super::{
+    Body, ErrorKind, MAX_LIST_ENTRIES, ObjectMeta, ObjectStore, Redactor, RetryPolicy, StoreError,
+    check_key, check_prefix, fill,
+};
+use crate::Error;
+
+/// S3's smallest multipart part (all but the last).
+pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+
+/// An access key pair. Neither half is shown by `Debug`; both are zeroized
+/// on drop. For a write pair even the key id is kept out of messages.
+#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+pub struct KeyPair {
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+impl fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyPair(<redacted>)")
+    }
+}
+
+impl KeyPair {
+    /// A key pair.
+    #[must_use]
+    pub fn new(access_key_id: &str, secret_access_key: &str) -> Self {
+        Self {
+            access_key_id: access_key_id.to_owned(),
+            secret_access_key: secret_access_key.to_owned(),
+        }
+    }
+
+    /// The access key id.
+    #[must_use]
+    pub fn access_key_id(&self) -> &str {
+        &self.access_key_id
+    }
+
+    /// The secret access key.
+    #[must_use]
+    pub fn secret_access_key(&self) -> &str {
+        &self.secret_access_key
+    }
+
+    fn credentials(&self) -> Credentials {
+        Credentials::new(
+            self.access_key_id.clone(),
+            self.secret_access_key.clone(),
+            None,
+            None,
+            "veil",
+        )
+    }
+}
+
+/// Where and how to reach one bucket, with which keys.
+#[derive(Clone, Debug)]
+pub struct S3Config {
+    /// The endpoint URL.
+    pub endpoint: String,
+    /// The signing region.
+    pub region: String,
+    /// Path-style addressing (`ENDPOINT/BUCKET/KEY`) instead of virtual hosts.
+    pub force_path_style: bool,
+    /// The bucket.
+    pub bucket: String,
+    /// The R2 account id, when known (GRAIL requires bucket = account id).
+    pub account_id: Option<String>,
+    /// The read pair (in the single-pair fallback, a copy of the write pair).
+    pub read: KeyPair,
+    /// The write pair; `None` for a read-only store.
+    pub write: Option<KeyPair>,
+    single_pair: bool,
+}
+
+/// Endpoint settings that apply to every bucket reached (ours and other
+/// participants'): the `R2_ENDPOINT_URL`, `R2_REGION` and
+/// `R2_FORCE_PATH_STYLE` overrides.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EndpointOverrides {
+    /// `R2_ENDPOINT_URL`.
+    pub endpoint: Option<String>,
+    /// `R2_REGION`.
+    pub region: Option<String>,
+    /// `R2_FORCE_PATH_STYLE`.
+    pub force_path_style: bool,
+}
+
+impl EndpointOverrides {
+    /// Reads the overrides from the environment.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Value`] for an `R2_FORCE_PATH_STYLE` that is not a boolean or
+    /// an endpoint that is not an `http(s)://` URL.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, Error> {
+        let endpoint = nonempty(env("R2_ENDPOINT_URL"));
+        if endpoint
+            .as_ref()
+            .is_some_and(|e| !(e.starts_with("http://") || e.starts_with("https://")))
+        {
+            return Err(Error::value(
+                "R2_ENDPOINT_URL",
+                "must start with http:// or https://",
+            ));
+        }
+        let force_path_style =
+            match nonempty(env("R2_FORCE_PATH_STYLE")).map(|v| v.to_ascii_lowercase()) {
+                None => false,
+                Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => true,
+                Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => false,
+                Some(_) => {
+                    return Err(Error::value(
+                        "R2_FORCE_PATH_STYLE",
+                        "expected true or false",
+                    ));
+                }
+            };
+        Ok(Self {
+            endpoint,
+            region: nonempty(env("R2_REGION")),
+            force_path_style,
+        })
+    }
+
+    fn resolve(&self, account_id: Option<&str>) -> Result<(String, String), Error> {
+        let endpoint = match (&self.endpoint, account_id) {
+            (Some(e), _) => e.trim_end_matches('/').to_owned(),
+            (None, Some(a)) => {
+                if a.is_empty() || !a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+                    return Err(Error::value(
+                        "R2_ACCOUNT_ID",
+                        "must be letters, digits and '-'",
+                    ));
+                }
+                format!("https://{a}.r2.cloudflarestorage.com")
+            }
+            (None, None) => {
+                return Err(Error::value(
+                    "R2_ACCOUNT_ID",
+                    "not set (needed for the R2 endpoint unless R2_ENDPOINT_URL is set)",
+                ));
+            }
+        };
+        let region = self
+            .region
+            .clone()
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        Ok((endpoint, region))
+    }
+}
+
+fn nonempty(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// Reads one key pair; both halves or neither. Names the missing variable,
+/// never a value.
+fn pair(env: &dyn Fn(&str) -> Option<String>, kind: &str) -> Result<Option<KeyPair>, Error> {
+    let id_var = format!("R2_{kind}_ACCESS_KEY_ID");
+    let secret_var = format!("R2_{kind}_SECRET_ACCESS_KEY");
+    let id = nonempty(env(&id_var));
+    let secret = nonempty(env(&secret_var)).map(zeroize::Zeroizing::new);
+    match (id, secret) {
+        (Some(id), Some(secret)) => Ok(Some(KeyPair::new(&id, &secret))),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(Error::Content(format!(
+            "{id_var} is set but {secret_var} is not"
+        ))),
+        (None, Some(_)) => Err(Error::Content(format!(
+            "{secret_var} is set but {id_var} is not"
+        ))),
+    }
+}
+
+impl S3Config {
+    /// Our bucket from GRAIL's environment names (see the module docs).
+    /// `bucket` overrides `R2_BUCKET_ID`, which defaults to the account id.
+    ///
+    /// # Errors
+    ///
+    /// A one-line [`Error`] naming the missing or malformed variable.
+    pub fn from_env(
+        env: &dyn Fn(&str) -> Option<String>,
+        bucket: Option<&str>,
+    ) -> Result<Self, Error> {
+        let overrides = EndpointOverrides::from_env(env)?;
+        let account_id = nonempty(env("R2_ACCOUNT_ID"));
+        let bucket = bucket
+            .map(str::to_owned)
+            .or_else(|| nonempty(env("R2_BUCKET_ID")))
+            .or_else(|| account_id.clone())
+            .ok_or_else(|| Error::value("R2_BUCKET_ID", "not set (nor R2_ACCOUNT_ID)"))?;
+        let (endpoint, region) = overrides.resolve(account_id.as_deref())?;
+        let read = pair(env, "READ")?;
+        let write = pair(env, "WRITE")?;
+        let (read, single_pair) = match (read, &write) {
+            (Some(r), _) => (r, false),
+            (None, Some(w)) => {
+                tracing::warn!(
+                    "R2 read keys not set: using the write keys for reads too (single-pair fallback; nothing can be published)"
+                );
+                (w.clone(), true)
+            }
+            (None, None) => {
+                return Err(Error::Content(
+                    "no R2 credentials: set R2_READ_ACCESS_KEY_ID/R2_READ_SECRET_ACCESS_KEY (read-only) and R2_WRITE_ACCESS_KEY_ID/R2_WRITE_SECRET_ACCESS_KEY".to_owned(),
+                ));
+            }
+        };
+        Ok(Self {
+            endpoint,
+            region,
+            force_path_style: overrides.force_path_style,
+            bucket,
+            account_id,
+            read,
+            write,
+            single_pair,
+        })
+    }
+
+    /// A read-only configuration for another participant's bucket, from its
+    /// commitment: bucket = account id, so the R2 endpoint follows from it
+    /// unless `overrides` set one.
+    ///
+    /// # Errors
+    ///
+    /// When the endpoint cannot be derived.
+    pub fn for_commitment(
+        commitment: &veil_core::commitment::ReadCommitment<'_>,
+        overrides: &EndpointOverrides,
+    ) -> Result<Self, Error> {
+        let (endpoint, region) = overrides.resolve(Some(commitment.bucket))?;
+        Ok(Self {
+            endpoint,
+            region,
+            force_path_style: overrides.force_path_style,
+            bucket: commitment.bucket.to_owned(),
+            account_id: Some(commitment.bucket.to_owned()),
+            read: KeyPair::new(
+                commitment.read_access_key_id,
+                commitment.read_secret_access_key,
+            ),
+            write: None,
+            single_pair: false,
+        })
+    }
+
+    /// Whether only a write pair was given (GRAIL's fallback): reads use it
+    /// too, and there is no read pair to publish.
+    #[must_use]
+    pub const fn is_single_pair(&self) -> bool {
+        self.single_pair
+    }
+}
+
+/// Tuning of an [`S3Store`].
+#[derive(Clone, Copy, Debug)]
+pub struct S3Options {
+    /// Bodies up to this size go in one `PutObject`; larger ones in parts of
+    /// this size (at least [`MIN_PART_SIZE`]; R2 wants equal parts).
+    pub part_size: usize,
+    /// Keys per `ListObjectsV2` page (1 to 1000).
+    pub list_page: i32,
+    /// Retries of transient failures.
+    pub retry: RetryPolicy,
+    /// TCP connect timeout (GRAIL: 3 s).
+    pub connect_timeout: Duration,
+    /// Timeout of one attempt of one request (GRAIL reads: 30 s).
+    pub attempt_timeout: Duration,
+}
+
+impl Default for S3Options {
+    fn default() -> Self {
+        Self {
+            part_size: 16 * 1024 * 1024,
+            list_page: 1000,
+            retry: RetryPolicy::default(),
+            connect_timeout: Duration::from_secs(3),
+            attempt_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One bucket over S3: write pair for writes, read pair for reads.
+pub struct S3Store {
+    bucket: String,
+    endpoint: String,
+    reader: aws_sdk_s3::Client,
+    writer: Option<aws_sdk_s3::Client>,
+    options: S3Options,
+    redactor: Redactor,
+}
+
+impl fmt::Debug for S3Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Store")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("writable", &self.writer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn client(config: &S3Config, keys: &KeyPair, options: &S3Options) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(config.region.clone()))
+        .endpoint_url(&config.endpoint)
+        .force_path_style(config.force_path_style)
+        .credentials_provider(keys.credentials())
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(options.connect_timeout)
+                .operation_attempt_timeout(options.attempt_timeout)
+                .build(),
+        )
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+impl S3Store {
+    /// A store over `config`'s bucket.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Value`] for a part size under [`MIN_PART_SIZE`] or a list
+    /// page outside 1..=1000.
+    pub fn new(config: &S3Config, options: S3Options) -> Result<Self, Error> {
+        if options.part_size < MIN_PART_SIZE {
+            return Err(Error::value(
+                "part size",
+                format!("at least {MIN_PART_SIZE} bytes"),
+            ));
+        }
+        if !(1..=1000).contains(&options.list_page) {
+            return Err(Error::value("list page", "1 to 1000 keys"));
+        }
+        let mut redactor = Redactor::default();
+        redactor.add(config.read.secret_access_key());
+        if let Some(w) = &config.write {
+            redactor.add(w.secret_access_key());
+            redactor.add(w.access_key_id());
+        }
+        Ok(Self {
+            bucket: config.bucket.clone(),
+            endpoint: config.endpoint.clone(),
+            reader: client(config, &config.read, &options),
+            writer: config.write.as_ref().map(|w| client(config, w, &options)),
+            options,
+            redactor,
+        })
+    }
+
+    fn writer(&self, op: &str, key: &str) -> Result<&aws_sdk_s3::Client, StoreError> {
+        self.writer.as_ref().ok_or_else(|| {
+            StoreError::new(
+                ErrorKind::ReadOnly,
+                format!(
+                    "{op} {}/{key}: this store holds only a read key pair",
+                    self.bucket
+                ),
+            )
+        })
+    }
+
+    /// Maps an SDK failure to a one-line, scrubbed [`StoreError`].
+    fn error<E>(&self, op: &str, key: &str, err: &SdkError<E>) -> StoreError
+    where
+        E: ProvideErrorMetadata + core::error::Error + 'static,
+    {
+        let what = format!("{op} {}/{key}", self.bucket);
+        let (kind, detail) = match err {
+            SdkError::TimeoutError(_) => (ErrorKind::Transient, "timed out".to_owned()),
+            SdkError::DispatchFailure(d) => {
+                let cause = d.as_connector_error().map_or_else(
+                    || "connection failed".to_owned(),
+                    |c| aws_sdk_s3::error::DisplayErrorContext(c).to_string(),
+                );
+                (
+                    ErrorKind::Transient,
+                    format!("cannot reach {}: {cause}", self.endpoint),
+                )
+            }
+            SdkError::ResponseError(_) => (ErrorKind::Transient, "malformed response".to_owned()),
+            SdkError::ServiceError(s) => {
+                let status = s.raw().status().as_u16();
+                let code = err.code().unwrap_or("");
+                let kind = match (code, status) {
+                    ("NoSuchKey" | "NotFound" | "NoSuchBucket", _) | (_, 404) => {
+                        ErrorKind::NotFound
+                    }
+                    (
+                        "AccessDenied"
+                        | "SignatureDoesNotMatch"
+                        | "InvalidAccessKeyId"
+                        | "AllAccessDisabled",
+                        _,
+                    )
+                    | (_, 401 | 403) => ErrorKind::Denied,
+                    ("SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable", _)
+                    | (_, 408 | 429 | 500..=599) => ErrorKind::Transient,
+                    _ => ErrorKind::Other,
+                };
+                let code = if code.is_empty() { "error" } else { code };
+                let message = err.message().map(|m| format!(": {m}")).unwrap_or_default();
+                (kind, format!("{code}{message} (HTTP {status})"))
+            }
+            _ => (ErrorKind::Other, "cannot build the request".to_owned()),
+        };
+        StoreError::new(kind, self.redactor.scrub(&format!("{what}: {detail}")))
+    }
+
+    async fn put_single(&self, key: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let w = self.writer("put", key)?;
+        self.options
+            .retry
+            .run("put", || async {
+                w.put_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .content_type("application/octet-stream")
+                    .body(ByteStream::from(bytes.to_vec()))
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| self.error("put", key, &e))
+            })
+            .await
+    }
+
+    async fn put_multipart(
+        &self,
+        key: &str,
+        first: Vec<u8>,
+        body: Body<'_>,
+    ) -> Result<u64, StoreError> {
+        let w = self.writer("put", key)?;
+        let created = self
+            .options
+            .retry
+            .run("create multipart upload", || async {
+                w.create_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .content_type("application/octet-stream")
+                    .send()
+                    .await
+                    .map_err(|e| self.error("create multipart upload", key, &e))
+            })
+            .await?;
+        let upload_id = created.upload_id().unwrap_or_default().to_owned();
+        let result = self.upload_parts(w, key, &upload_id, first, body).await;
+        if result.is_err() {
+            // Best effort: an unfinished upload holds storage until aborted.
+            let _ = w
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        result
+    }
+
+    async fn upload_parts(
+        &self,
+        w: &aws_sdk_s3::Client,
+        key: &str,
+        upload_id: &str,
+        first: Vec<u8>,
+        body: Body<'_>,
+    ) -> Result<u64, StoreError> {
+        let mut parts = Vec::new();
+        let mut total = 0u64;
+        let mut buf = first;
+        let mut number = 1i32;
+        loop {
+            let part = self
+                .options
+                .retry
+                .run("upload part", || async {
+                    w.upload_part()
+                        .bucket(&self.bucket)
+                        .key(key)
+                        .upload_id(upload_id)
+                        .part_number(number)
+                        .body(ByteStream::from(buf.clone()))
+                        .send()
+                        .await
+                        .map_err(|e| self.error("upload part", key, &e))
+                })
+                .await?;
+            parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(part.e_tag().map(str::to_owned))
+                    .build(),
+            );
+            total += buf.len() as u64;
+            let n = fill(body, &mut buf, self.options.part_size)
+                .await
+                .map_err(|e| {
+                    StoreError::io(format!("put {}/{key}: reading the body", self.bucket), &e)
+                })?;
+            if n == 0 {
+                break;
+            }
+            number = number
+                .checked_add(1)
+                .filter(|&n| n <= 10_000)
+                .ok_or_else(|| {
+                    StoreError::new(
+                        ErrorKind::TooLarge,
+                        format!("put {}/{key}: more than 10,000 parts", self.bucket),
+                    )
+                })?;
+        }
+        let done = CompletedMultipartUpload::builder()
+            .set_parts(Some(parts))
+            .build();
+        self.options
+            .retry
+            .run("complete multipart upload", || async {
+                w.complete_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .upload_id(upload_id)
+                    .multipart_upload(done.clone())
+                    .send()
+                    .await
+                    .map_err(|e| self.error("complete multipart upload", key, &e))
+            })
+            .await?;
+        Ok(total)
+    }
+}
+
+fn system_time(t: Option<&aws_sdk_s3::primitives::DateTime>) -> std::time::SystemTime {
+    t.and_then(|t| std::time::SystemTime::try_from(*t).ok())
+        .unwrap_or(std::time::UNIX_EPOCH)
+}
+
+fn size(n: Option<i64>) -> u64 {
+    n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0)
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for S3Store {
+    fn describe(&self) -> String {
+        format!("bucket {} at {}", self.bucket, self.endpoint)
+    }
+
+    async fn put(&self, key: &str, body: Body<'_>) -> Result<u64, StoreError> {
+        check_key(key)?;
+        self.writer("put", key)?;
+        tracing::debug!(bucket = %self.bucket, key, "s3 put");
+        let read_err = |e: std::io::Error| {
+            StoreError::io(format!("put {}/{key}: reading the body", self.bucket), &e)
+        };
+        let mut first = Vec::new();
+        let n = fill(body, &mut first, self.options.part_size)
+            .await
+            .map_err(read_err)?;
+        if n < self.options.part_size {
+            self.put_single(key, &first).await?;
+            return Ok(n as u64);
+        }
+        // Exactly one part's worth so far: one more byte decides.
+        let mut probe = Vec::new();
+        let more = fill(body, &mut probe, 1).await.map_err(read_err)?;
+        if more == 0 {
+            self.put_single(key, &first).await?;
+            return Ok(n as u64);
+        }
+        let mut rest = probe.as_slice();
+        let mut chained = tokio::io::AsyncReadExt::chain(&mut rest, body);
+        self.put_multipart(key, first, &mut chained).await
+    }
+
+    async fn get(&self, key: &str, max_bytes: u64) -> Result<Vec<u8>, StoreError> {
+        check_key(key)?;
+        tracing::debug!(bucket = %self.bucket, key, "s3 get");
+        let out = self
+            .options
+            .retry
+            .run("get", || async {
+                self.reader
+                    .get_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .map_err(|e| self.error("get", key, &e))
+            })
+            .await?;
+        let what = format!("get {}/{key}", self.bucket);
+        let declared = size(out.content_length());
+        if declared > max_bytes {
+            return Err(StoreError::new(
+                ErrorKind::TooLarge,
+                format!("{what}: the object is {declared} bytes, over the {max_bytes}-byte cap"),
+            ));
+        }
+        let mut data = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+        let mut body = out.body;
+        while let Some(chunk) = body.try_next().await.map_err(|e| {
+            StoreError::new(
+                ErrorKind::Transient,
+                self.redactor.scrub(&format!("{what}: {e}")),
+            )
+        })? {
+            if (data.len() + chunk.len()) as u64 > max_bytes {
+                return Err(StoreError::new(
+                    ErrorKind::TooLarge,
+                    format!("{what}: the object is over the {max_bytes}-byte cap"),
+                ));
+            }
+            data.extend_from_slice(&chunk);
+        }
+        Ok(data)
+    }
+
+    async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        check_key(key)?;
+        let r = self
+            .options
+            .retry
+            .run("head", || async {
+                match self
+                    .reader
+                    .head_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .send()
+                    .await
+                {
+                    Ok(o) => Ok(Some(o)),
+                    Err(e) => {
+                        let e = self.error("head", key, &e);
+                        if e.kind() == ErrorKind::NotFound {
+                            Ok(None)
+                        } else {
+                            Err(e)
+                        }
+                    }
+                }
+            })
+            .await?;
+        Ok(r.map(|o| ObjectMeta {
+            key: key.to_owned(),
+            size: size(o.content_length()),
+            last_modified: system_time(o.last_modified()),
+        }))
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        check_prefix(prefix)?;
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .options
+                .retry
+                .run("list", || async {
+                    self.reader
+                        .list_objects_v2()
+                        .bucket(&self.bucket)
+                        .prefix(prefix)
+                        .max_keys(self.options.list_page)
+                        .set_continuation_token(token.clone())
+                        .send()
+                        .await
+                        .map_err(|e| self.error("list", prefix, &e))
+                })
+                .await?;
+            for o in page.contents() {
+                let Some(key) = o.key() else { continue };
+                if out.len() == MAX_LIST_ENTRIES {
+                    return Err(StoreError::new(
+                        ErrorKind::TooLarge,
+                        format!(
+                            "list {}: more than {MAX_LIST_ENTRIES} objects under {prefix:?}",
+                            self.bucket
+                        ),
+                    ));
+                }
+                out.push(ObjectMeta {
+                    key: key.to_owned(),
+                    size: size(o.size()),
+                    last_modified: system_time(o.last_modified()),
+                });
+            }
+            token = page.next_continuation_token().map(str::to_owned);
+            if page.is_truncated() != Some(true) || token.is_none() {
+                break;
+            }
+        }
+        out.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(out)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        check_key(key)?;
+        let w = self.writer("delete", key)?;
+        self.options
+            .retry
+            .run("delete", || async {
+                match w.delete_object().bucket(&self.bucket).key(key).send().await {
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        let e = self.error("delete", key, &e);
+                        if e.kind() == ErrorKind::NotFound {
+                            Ok(())
+                        } else {
+                            Err(e)
+                        }
+                    }
+                }
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn grail_environment_with_both_pairs() {
+        let c = S3Config::from_env(
+            &env(&[
+                ("R2_ACCOUNT_ID", ACCOUNT),
+                ("R2_READ_ACCESS_KEY_ID", "rid"),
+                ("R2_READ_SECRET_ACCESS_KEY", "rsecret"),
+                ("R2_WRITE_ACCESS_KEY_ID", "wid"),
+                ("R2_WRITE_SECRET_ACCESS_KEY", "wsecret"),
+            ]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            c.endpoint,
+            format!("https://{ACCOUNT}.r2.cloudflarestorage.com")
+        );
+        assert_eq!(
+            (c.region.as_str(), c.bucket.as_str()),
+            ("us-east-1", ACCOUNT)
+        );
+        assert!(!c.force_path_style && !c.is_single_pair());
+        assert_eq!(c.read.access_key_id(), "rid");
+        assert_eq!(c.write.as_ref().unwrap().access_key_id(), "wid");
+        let debug = format!("{c:?}");
+        for secret in ["rsecret", "wsecret", "wid"] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+    }
+
+    #[test]
+    fn overrides_single_pair_and_half_pairs() {
+        let c = S3Config::from_env(
+            &env(&[
+                ("R2_ACCOUNT_ID", ACCOUNT),
+                ("R2_BUCKET_ID", "other"),
+                ("R2_WRITE_ACCESS_KEY_ID", "wid"),
+                ("R2_WRITE_SECRET_ACCESS_KEY", "wsecret"),
+                ("R2_ENDPOINT_URL", "http://127.0.0.1:9000/"),
+                ("R2_REGION", "auto"),
+                ("R2_FORCE_PATH_STYLE", "True"),
+            ]),
+            None,
+        )
+        .unwrap();
+        assert!(c.is_single_pair());
+        assert_eq!(c.read, *c.write.as_ref().unwrap());
+        assert_eq!(
+            (
+                c.endpoint.as_str(),
+                c.region.as_str(),
+                c.bucket.as_str(),
+                c.force_path_style
+            ),
+            ("http://127.0.0.1:9000", "auto", "other", true)
+        );
+
+        let e = S3Config::from_env(
+            &env(&[("R2_ACCOUNT_ID", ACCOUNT), ("R2_READ_ACCESS_KEY_ID", "rid")]),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "R2_READ_ACCESS_KEY_ID is set but R2_READ_SECRET_ACCESS_KEY is not"
+        );
+        let e = S3Config::from_env(&env(&[("R2_ACCOUNT_ID", ACCOUNT)]), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("no R2 credentials"), "{e}");
+        let e = S3Config::from_env(
+            &env(&[("R2_ACCOUNT_ID", ACCOUNT), ("R2_FORCE_PATH_STYLE", "maybe")]),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(e, "R2_FORCE_PATH_STYLE: expected true or false");
+        let e = S3Config::from_env(
+            &env(&[
+                ("R2_ACCOUNT_ID", "bad/host"),
+                ("R2_WRITE_ACCESS_KEY_ID", "w"),
+                ("R2_WRITE_SECRET_ACCESS_KEY", "s"),
+            ]),
+            None,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("R2_ACCOUNT_ID"), "{e}");
+    }
+
+    #[test]
+    fn a_commitment_gives_a_read_only_config_on_the_account_endpoint() {
+        let text = format!("{ACCOUNT}{:<32}{:<64}", "rid", "rsecret");
+        let c = veil_core::commitment::ReadCommitment::parse(&text).unwrap();
+        let cfg = S3Config::for_commitment(&c, &EndpointOverrides::default()).unwrap();
+        assert_eq!(
+            cfg.endpoint,
+            format!("https://{ACCOUNT}.r2.cloudflarestorage.com")
+        );
+        assert!(cfg.write.is_none());
+        assert_eq!(cfg.read.secret_access_key(), "rsecret");
+    }
+}
