@@ -81,7 +81,7 @@ impl LocalStore {
 
 /// Whether a leftover file is old enough that no live writer can own it.
 pub(crate) fn is_stale(entry: &std::fs::DirEntry) -> bool {
-    const STALE: std::time::Duration = std::time::Duration::from_secs(3600);
+    const STALE: core::time::Duration = core::time::Duration::from_secs(3600);
     entry
         .metadata()
         .and_then(|m| m.modified())
