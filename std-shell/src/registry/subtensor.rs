@@ -220,7 +220,8 @@ impl CommitmentRegistry for SubtensorRegistry {
                     ))
                 })?
                 .iter()
-                .filter_map(|k| k.as_str().map(str::to_owned))
+                // Lowercase, so that string order is byte order below.
+                .filter_map(|k| k.as_str().map(str::to_ascii_lowercase))
                 .collect();
             if keys.is_empty() {
                 break;
