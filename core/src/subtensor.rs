@@ -21,10 +21,13 @@
 //! value is 142 bytes.
 //!
 //! The runtime decodes a `Registration` through `AppendZerosInput`: a value
-//! cut short reads as if padded with zeros. [`Registration::decode`] does the
-//! same, so it accepts exactly what the chain accepts, and refuses trailing
-//! bytes the runtime would never have written. Every length is checked
-//! against its bound before any byte is read; nothing allocates.
+//! cut short reads as if padded with zeros. [`Registration::decode`] reads
+//! integers, tags and lengths the same way, so it accepts exactly the values
+//! the chain accepts; a byte string cut short (which cannot be borrowed
+//! zero-padded) decodes as empty, or as 32 zero bytes for a hash, which is
+//! never a read commitment either way. Trailing bytes the runtime would never
+//! have written are refused. Every length is checked against its bound
+//! before any byte is read; nothing allocates.
 //!
 //! The shell fetches keys and values over JSON-RPC (`state_getKeysPaged`,
 //! `state_queryStorageAt`); this module builds the key prefix, reads the

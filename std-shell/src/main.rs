@@ -299,12 +299,17 @@ struct StoreArg {
 impl StoreArg {
     fn open(&self) -> Result<alloc::sync::Arc<dyn ObjectStore>> {
         if self.store.starts_with("public:") {
-            eprintln!("veil: {}", store::public::PublicStore::WARNING);
+            // Printed once the command succeeds: a failure is one line.
+            PUBLIC_STORE_USED.store(true, core::sync::atomic::Ordering::Relaxed);
         }
         let env = |name: &str| std::env::var(name).ok();
         Ok(store::from_spec(&self.store, &env, RetryPolicy::default())?)
     }
 }
+
+/// Set when a public bucket was used, so `main` prints the warning.
+static PUBLIC_STORE_USED: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
 
 #[derive(Subcommand)]
 enum StoreCommand {
@@ -1028,7 +1033,12 @@ fn main() -> ExitCode {
         Ok(())
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            if PUBLIC_STORE_USED.load(core::sync::atomic::Ordering::Relaxed) {
+                eprintln!("veil: {}", store::public::PublicStore::WARNING);
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("veil: {}", one_line(&format!("{e:#}")));
             ExitCode::FAILURE

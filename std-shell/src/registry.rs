@@ -384,6 +384,12 @@ impl CommitmentBook {
         })?;
         if let Some(keep) = self.hotkeys.read().ok().and_then(|h| h.clone()) {
             fresh.entries.retain(|hotkey, _| keep.contains(hotkey));
+            // Skipped lines start with the hotkey when it is known; drop
+            // those of hotkeys outside the set too.
+            fresh.skipped.retain(|line| {
+                let first = line.split(':').next().unwrap_or("");
+                keep.contains(first) || veil_core::ss58::decode(first).is_err()
+            });
         }
         for s in &fresh.skipped {
             tracing::warn!(entry = %s, "commitment skipped");

@@ -94,9 +94,12 @@ impl StoreError {
     }
 
     pub(crate) fn io(what: impl fmt::Display, e: &std::io::Error) -> Self {
+        use std::io::ErrorKind as Io;
         let kind = match e.kind() {
-            std::io::ErrorKind::NotFound => ErrorKind::NotFound,
-            std::io::ErrorKind::PermissionDenied => ErrorKind::Denied,
+            Io::NotFound | Io::NotADirectory => ErrorKind::NotFound,
+            Io::PermissionDenied => ErrorKind::Denied,
+            // A key component longer than the file system allows.
+            Io::InvalidFilename => ErrorKind::InvalidKey,
             _ => ErrorKind::Other,
         };
         Self::new(kind, format!("{what}: {e}"))

@@ -48,6 +48,7 @@ fn s3_options() -> S3Options {
         retry: fast_retry(),
         connect_timeout: Duration::from_secs(2),
         attempt_timeout: Duration::from_secs(20),
+        read_timeout: Duration::from_secs(10),
     }
 }
 
@@ -188,6 +189,10 @@ async fn local_directory_store_conforms_and_stays_inside_its_root() {
                 .iter()
                 .all(|m| !m.key.starts_with("link"))
         );
+        let e = store.list("link/").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidKey, "{e}");
+        let e = store.get("link/x", 10).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidKey, "{e}");
     }
 }
 
@@ -573,13 +578,24 @@ async fn an_upload_cut_off_mid_stream_is_spooled_and_recovered_after_a_restart()
 }
 
 #[tokio::test]
-async fn a_damaged_spool_entry_is_not_uploaded() {
-    let scratch = Scratch::new("spool-damage");
-    let root = scratch.path().join("store");
+async fn spool_entries_are_checked_addressed_and_never_roll_back_newer_objects() {
+    let scratch = Scratch::new("spool-rules");
     let spool_dir = scratch.path().join("spool");
+    let store: Arc<dyn ObjectStore> =
+        Arc::new(LocalStore::open(&scratch.path().join("store")).unwrap());
+    let here = store.describe();
     let spool = Spool::open(&spool_dir, 1 << 20).unwrap();
-    spool.push("k/one", b"original bytes").await.unwrap();
-    spool.push("k/two", b"fine").await.unwrap();
+    spool.push("k/one", &here, b"original bytes").await.unwrap();
+    spool.push("k/two", &here, b"fine").await.unwrap();
+    spool
+        .push(
+            "k/elsewhere",
+            "bucket b at https://elsewhere.invalid",
+            b"not ours",
+        )
+        .await
+        .unwrap();
+    spool.push("k/newer", &here, b"old bytes").await.unwrap();
     // Flip a byte of the first entry's data.
     for e in std::fs::read_dir(&spool_dir).unwrap() {
         let p = e.unwrap().path();
@@ -589,18 +605,64 @@ async fn a_damaged_spool_entry_is_not_uploaded() {
             std::fs::write(&p, b"0riginal bytes").unwrap();
         }
     }
-    let store: Arc<dyn ObjectStore> = Arc::new(LocalStore::open(&root).unwrap());
     let uploader = Uploader::new(Arc::clone(&store), spool);
+    // A direct upload of newer bytes drops the older spooled object, so a
+    // later flush cannot roll the key back.
+    assert_eq!(
+        uploader.upload("k/newer", b"new bytes").await.unwrap(),
+        Upload::Stored
+    );
     let report = uploader.flush().await.unwrap();
     assert_eq!(report.uploaded, vec!["k/two".to_owned()]);
+    assert_eq!(store.get("k/newer", 100).await.unwrap(), b"new bytes");
+    // The entry for another store stays; the damaged one is moved aside.
     assert_eq!(report.remaining, 1);
-    assert!(report.errors[0].contains("damaged"), "{:?}", report.errors);
+    assert_eq!(report.errors.len(), 2, "{:?}", report.errors);
+    assert!(
+        report.errors.iter().any(|e| e.contains("damaged")),
+        "{:?}",
+        report.errors
+    );
+    assert!(
+        report
+            .errors
+            .iter()
+            .any(|e| e.contains("spooled for bucket b")),
+        "{:?}",
+        report.errors
+    );
     assert_eq!(store.head("k/one").await.unwrap(), None);
+    assert_eq!(store.head("k/elsewhere").await.unwrap(), None);
+    let left: Vec<_> = uploader
+        .spool()
+        .entries()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
+    assert_eq!(left, vec!["k/elsewhere".to_owned()]);
+    assert_eq!(
+        std::fs::read_dir(spool_dir.join("damaged"))
+            .unwrap()
+            .count(),
+        2
+    );
+    // A denied write is returned, not spooled forever.
+    let read_only: Arc<dyn ObjectStore> =
+        Arc::new(LocalStore::open(&scratch.path().join("ro")).unwrap());
+    let e = Uploader::new(
+        read_only,
+        Spool::open(&scratch.path().join("spool2"), 1 << 20).unwrap(),
+    )
+    .upload("../bad", b"x")
+    .await
+    .unwrap_err();
+    assert!(e.to_string().contains("invalid object key"), "{e}");
     // The cap holds: a push past it is refused, not silently dropped.
     let small = Spool::open(&scratch.path().join("small"), 10).unwrap();
-    small.push("a", b"12345").await.unwrap();
-    assert!(small.push("b", b"123456").await.is_err());
-    small.push("a", b"1234567890").await.unwrap(); // replacing frees the old size
+    small.push("a", &here, b"12345").await.unwrap();
+    assert!(small.push("b", &here, b"123456").await.is_err());
+    small.push("a", &here, b"1234567890").await.unwrap(); // replacing frees the old size
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -57,6 +57,9 @@ impl Default for SubtensorOptions {
 #[derive(Clone)]
 pub struct SubtensorRegistry {
     url: String,
+    /// `scheme://host:port` only: node URLs often carry API keys in the
+    /// user info, path or query, which stay out of messages.
+    shown: String,
     netuid: u16,
     options: SubtensorOptions,
 }
@@ -64,7 +67,7 @@ pub struct SubtensorRegistry {
 impl fmt::Debug for SubtensorRegistry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SubtensorRegistry")
-            .field("url", &self.url)
+            .field("url", &self.shown)
             .field("netuid", &self.netuid)
             .finish_non_exhaustive()
     }
@@ -87,8 +90,19 @@ impl SubtensorRegistry {
         if !(1..=1000).contains(&options.page) {
             return Err(Error::value("page", "1 to 1000 keys"));
         }
+        let shown = reqwest::Url::parse(url)
+            .ok()
+            .and_then(|u| {
+                let host = u.host_str()?.to_owned();
+                Some(match u.port() {
+                    Some(p) => format!("{}://{host}:{p}", u.scheme()),
+                    None => format!("{}://{host}", u.scheme()),
+                })
+            })
+            .ok_or_else(|| Error::value("--subtensor", "not a valid URL"))?;
         Ok(Self {
             url: url.to_owned(),
+            shown,
             netuid,
             options,
         })
@@ -138,10 +152,11 @@ impl Rpc<'_> {
                     continue;
                 }
                 if let Some(err) = v.get("error") {
-                    let msg = err
-                        .get("message")
-                        .and_then(Value::as_str)
-                        .unwrap_or("error");
+                    let msg = sanitize(
+                        err.get("message")
+                            .and_then(Value::as_str)
+                            .unwrap_or("error"),
+                    );
                     let code = err.get("code").and_then(Value::as_i64).unwrap_or(0);
                     return Err(fail(format!("{msg} ({code})")));
                 }
@@ -157,6 +172,15 @@ impl Rpc<'_> {
     }
 }
 
+/// A node's text made safe for a one-line message: control characters
+/// become spaces, and at most 200 characters are kept.
+fn sanitize(text: &str) -> String {
+    text.chars()
+        .take(200)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 fn hex_of(v: &Value, max: usize) -> Option<Vec<u8>> {
     let s = v.as_str()?.strip_prefix("0x")?;
     if s.len() > 2 * max {
@@ -168,7 +192,7 @@ fn hex_of(v: &Value, max: usize) -> Option<Vec<u8>> {
 #[async_trait::async_trait]
 impl CommitmentRegistry for SubtensorRegistry {
     fn describe(&self) -> String {
-        format!("subtensor {} (netuid {})", self.url, self.netuid)
+        format!("subtensor {} (netuid {})", self.shown, self.netuid)
     }
 
     async fn fetch(&self) -> Result<Commitments, Error> {
@@ -183,21 +207,21 @@ impl CommitmentRegistry for SubtensorRegistry {
         .map_err(|_| {
             Error::Content(format!(
                 "subtensor {}: cannot connect within {:?}",
-                self.url, self.options.timeout
+                self.shown, self.options.timeout
             ))
         })?
-        .map_err(|e| Error::Content(format!("subtensor {}: cannot connect: {e}", self.url)))?;
+        .map_err(|e| Error::Content(format!("subtensor {}: cannot connect: {e}", self.shown)))?;
         let mut rpc = Rpc {
             socket,
             next_id: 0,
-            url: &self.url,
+            url: &self.shown,
             timeout: self.options.timeout,
         };
         let head = rpc.call("chain_getFinalizedHead", json!([])).await?;
         if hex_of(&head, 32).is_none_or(|h| h.len() != 32) {
             return Err(Error::Content(format!(
                 "subtensor {}: malformed finalized head",
-                self.url
+                self.shown
             )));
         }
         let prefix = format!("0x{}", hex::encode(storage_prefix(self.netuid)));
@@ -216,7 +240,7 @@ impl CommitmentRegistry for SubtensorRegistry {
                 .ok_or_else(|| {
                     Error::Content(format!(
                         "subtensor {}: state_getKeysPaged: not a list",
-                        self.url
+                        self.shown
                     ))
                 })?
                 .iter()
@@ -230,19 +254,22 @@ impl CommitmentRegistry for SubtensorRegistry {
             if start.as_ref().is_some_and(|s| keys.iter().any(|k| k <= s)) {
                 return Err(Error::Content(format!(
                     "subtensor {}: keys out of order",
-                    self.url
+                    self.shown
                 )));
             }
             seen += keys.len();
             if seen > MAX_ENTRIES {
                 return Err(Error::Content(format!(
                     "subtensor {}: more than {MAX_ENTRIES} commitments on netuid {}",
-                    self.url, self.netuid
+                    self.shown, self.netuid
                 )));
             }
             let sets = rpc
                 .call("state_queryStorageAt", json!([keys, head]))
                 .await?;
+            // Only the keys asked for, each once: a node cannot grow the set.
+            let mut wanted: std::collections::HashSet<&str> =
+                keys.iter().map(String::as_str).collect();
             for change in sets
                 .as_array()
                 .into_iter()
@@ -253,13 +280,18 @@ impl CommitmentRegistry for SubtensorRegistry {
                 let (Some(key), Some(value)) = (change.get(0), change.get(1)) else {
                     continue;
                 };
+                let Some(k) = key.as_str().map(str::to_ascii_lowercase) else {
+                    continue;
+                };
+                if !wanted.remove(k.as_str()) {
+                    continue;
+                }
                 self.decode_entry(key, value, &mut out);
             }
-            let full = keys.len() == self.options.page as usize;
+            // Until an empty page: a node (or proxy) capping pages below the
+            // size asked for must not truncate the set silently. The strict
+            // order check and the entry cap bound the loop.
             start = keys.last().cloned();
-            if !full {
-                break;
-            }
         }
         let _ = rpc.socket.close(None).await;
         Ok(out)

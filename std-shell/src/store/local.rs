@@ -54,23 +54,12 @@ impl LocalStore {
     }
 
     /// The file of `key`, after checking the key and that no existing
-    /// component below the root is a symbolic link.
+    /// component below the root is a symbolic link. (The store's directory
+    /// is trusted: this keeps keys from leading out of it, not a local
+    /// attacker racing to plant links.)
     fn path_of(&self, key: &str) -> Result<PathBuf, StoreError> {
         check_key(key)?;
-        let mut p = self.root.clone();
-        for part in key.split('/') {
-            p.push(part);
-            match std::fs::symlink_metadata(&p) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Err(StoreError::new(
-                        ErrorKind::InvalidKey,
-                        format!("object key {key:?} goes through a symbolic link in the store"),
-                    ));
-                }
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
+        no_symlinks(&self.root, key)?;
         Ok(self.root.join(key))
     }
 
@@ -88,6 +77,26 @@ pub(crate) fn is_stale(entry: &std::fs::DirEntry) -> bool {
         .ok()
         .and_then(|t| t.elapsed().ok())
         .is_some_and(|age| age > STALE)
+}
+
+/// Refuses a relative path below `root` whose existing components include a
+/// symbolic link.
+fn no_symlinks(root: &Path, rel: &str) -> Result<(), StoreError> {
+    let mut p = root.to_owned();
+    for part in rel.split('/').filter(|p| !p.is_empty()) {
+        p.push(part);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(StoreError::new(
+                    ErrorKind::InvalidKey,
+                    format!("{rel:?} goes through a symbolic link in the store"),
+                ));
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    Ok(())
 }
 
 fn modified(m: &std::fs::Metadata) -> std::time::SystemTime {
@@ -122,15 +131,22 @@ impl ObjectStore for LocalStore {
                 .await
                 .map_err(|e| StoreError::io(what(), &e))?;
             drop(file);
-            if let Some(parent) = path.parent() {
+            let parent = path.parent().unwrap_or(&self.root);
+            // A concurrent delete may prune the parent between the two steps
+            // (it was empty): create it again and retry.
+            let mut tries = 0;
+            loop {
                 tokio::fs::create_dir_all(parent)
                     .await
                     .map_err(|e| StoreError::io(what(), &e))?;
+                // A directory in the way (key "a" when "a/b" exists) fails here.
+                match tokio::fs::rename(&tmp, &path).await {
+                    Ok(()) => break,
+                    Err(e) if e.kind() == IoKind::NotFound && tries < 5 => tries += 1,
+                    Err(e) => return Err(StoreError::io(what(), &e)),
+                }
             }
-            // A directory in the way (key "a" when "a/b" exists) fails here.
-            tokio::fs::rename(&tmp, &path)
-                .await
-                .map_err(|e| StoreError::io(what(), &e))?;
+            super::spool::sync_dir(parent);
             Ok(n)
         }
         .await;
@@ -188,6 +204,7 @@ impl ObjectStore for LocalStore {
 
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
         check_prefix(prefix)?;
+        no_symlinks(&self.root, prefix.rfind('/').map_or("", |i| &prefix[..i]))?;
         let root = self.root.clone();
         let prefix = prefix.to_owned();
         let describe = self.describe();

@@ -338,6 +338,7 @@ impl ObjectStore for PublicStore {
         let what = format!("list {prefix:?} (public bucket)");
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let mut seen_tokens = std::collections::HashSet::new();
         loop {
             let mut url = self.base.clone();
             if let Ok(mut segs) = url.path_segments_mut() {
@@ -378,8 +379,18 @@ impl ObjectStore for PublicStore {
                 out.push(o);
             }
             match next {
-                Some(t) if token.as_ref() != Some(&t) => token = Some(t),
-                _ => break,
+                None => break,
+                Some(t)
+                    if seen_tokens.len() < MAX_LIST_ENTRIES && seen_tokens.insert(t.clone()) =>
+                {
+                    token = Some(t);
+                }
+                Some(_) => {
+                    return Err(StoreError::new(
+                        ErrorKind::Other,
+                        format!("{what}: the server's paging does not end"),
+                    ));
+                }
             }
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));

@@ -306,18 +306,23 @@ pub struct S3Options {
     pub retry: RetryPolicy,
     /// TCP connect timeout (GRAIL: 3 s).
     pub connect_timeout: Duration,
-    /// Timeout of one attempt of one request (GRAIL reads: 30 s).
+    /// Timeout of one attempt of one request, up to its response headers
+    /// (so it bounds the upload of one part).
     pub attempt_timeout: Duration,
+    /// The longest a response body may stall between two reads (GRAIL: 30 s).
+    pub read_timeout: Duration,
 }
 
 impl Default for S3Options {
     fn default() -> Self {
         Self {
-            part_size: 16 * 1024 * 1024,
+            // 8 MiB within 120 s: parts go up on links down to ~0.6 Mbit/s.
+            part_size: 8 * 1024 * 1024,
             list_page: 1000,
             retry: RetryPolicy::default(),
             connect_timeout: Duration::from_secs(3),
-            attempt_timeout: Duration::from_secs(60),
+            attempt_timeout: Duration::from_secs(120),
+            read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -354,6 +359,7 @@ fn client(config: &S3Config, keys: &KeyPair, options: &S3Options) -> aws_sdk_s3:
             TimeoutConfig::builder()
                 .connect_timeout(options.connect_timeout)
                 .operation_attempt_timeout(options.attempt_timeout)
+                .read_timeout(options.read_timeout)
                 .build(),
         )
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
@@ -492,17 +498,33 @@ impl S3Store {
                     .map_err(|e| self.error("create multipart upload", key, &e))
             })
             .await?;
-        let upload_id = created.upload_id().unwrap_or_default().to_owned();
-        let result = self.upload_parts(w, key, &upload_id, first, body).await;
-        if result.is_err() {
-            // Best effort: an unfinished upload holds storage until aborted.
-            let _ = w
+        let upload_id = created
+            .upload_id()
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| {
+                StoreError::new(
+                    ErrorKind::Other,
+                    format!(
+                        "create multipart upload {}/{key}: no upload id in the answer",
+                        self.bucket
+                    ),
+                )
+            })?;
+        let result = self.upload_parts(w, key, upload_id, first, body).await;
+        if let Err(e) = &result {
+            // An unfinished upload holds storage until aborted (a bucket
+            // lifecycle rule should abort what this cannot).
+            if let Err(abort) = w
                 .abort_multipart_upload()
                 .bucket(&self.bucket)
                 .key(key)
-                .upload_id(&upload_id)
+                .upload_id(upload_id)
                 .send()
-                .await;
+                .await
+            {
+                let abort = self.error("abort multipart upload", key, &abort);
+                tracing::warn!(%abort, after = %e, "cannot abort a failed multipart upload");
+            }
         }
         result
     }
@@ -563,7 +585,8 @@ impl S3Store {
         let done = CompletedMultipartUpload::builder()
             .set_parts(Some(parts))
             .build();
-        self.options
+        let completed = self
+            .options
             .retry
             .run("complete multipart upload", || async {
                 w.complete_multipart_upload()
@@ -575,8 +598,17 @@ impl S3Store {
                     .await
                     .map_err(|e| self.error("complete multipart upload", key, &e))
             })
-            .await?;
-        Ok(total)
+            .await;
+        match completed {
+            Ok(_) => Ok(total),
+            // A retried completion whose first answer was lost finds the
+            // upload gone: the object is there if it has the right size.
+            Err(e) if e.kind() == ErrorKind::NotFound => match self.head(key).await {
+                Ok(Some(meta)) if meta.size == total => Ok(total),
+                _ => Err(e),
+            },
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -625,44 +657,46 @@ impl ObjectStore for S3Store {
     async fn get(&self, key: &str, max_bytes: u64) -> Result<Vec<u8>, StoreError> {
         check_key(key)?;
         tracing::debug!(bucket = %self.bucket, key, "s3 get");
-        let out = self
-            .options
+        let what = format!("get {}/{key}", self.bucket);
+        let too_large = |size: &str| {
+            StoreError::new(
+                ErrorKind::TooLarge,
+                format!("{what}: the object is {size} bytes, over the {max_bytes}-byte cap"),
+            )
+        };
+        // The body is read inside the retry: a transfer cut off midway is
+        // tried again from the start.
+        self.options
             .retry
             .run("get", || async {
-                self.reader
+                let out = self
+                    .reader
                     .get_object()
                     .bucket(&self.bucket)
                     .key(key)
                     .send()
                     .await
-                    .map_err(|e| self.error("get", key, &e))
+                    .map_err(|e| self.error("get", key, &e))?;
+                let declared = size(out.content_length());
+                if declared > max_bytes {
+                    return Err(too_large(&declared.to_string()));
+                }
+                let mut data = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+                let mut body = out.body;
+                while let Some(chunk) = body.try_next().await.map_err(|e| {
+                    StoreError::new(
+                        ErrorKind::Transient,
+                        self.redactor.scrub(&format!("{what}: {e}")),
+                    )
+                })? {
+                    if (data.len() + chunk.len()) as u64 > max_bytes {
+                        return Err(too_large("more than"));
+                    }
+                    data.extend_from_slice(&chunk);
+                }
+                Ok(data)
             })
-            .await?;
-        let what = format!("get {}/{key}", self.bucket);
-        let declared = size(out.content_length());
-        if declared > max_bytes {
-            return Err(StoreError::new(
-                ErrorKind::TooLarge,
-                format!("{what}: the object is {declared} bytes, over the {max_bytes}-byte cap"),
-            ));
-        }
-        let mut data = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
-        let mut body = out.body;
-        while let Some(chunk) = body.try_next().await.map_err(|e| {
-            StoreError::new(
-                ErrorKind::Transient,
-                self.redactor.scrub(&format!("{what}: {e}")),
-            )
-        })? {
-            if (data.len() + chunk.len()) as u64 > max_bytes {
-                return Err(StoreError::new(
-                    ErrorKind::TooLarge,
-                    format!("{what}: the object is over the {max_bytes}-byte cap"),
-                ));
-            }
-            data.extend_from_slice(&chunk);
-        }
-        Ok(data)
+            .await
     }
 
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
@@ -702,6 +736,7 @@ impl ObjectStore for S3Store {
         check_prefix(prefix)?;
         let mut out = Vec::new();
         let mut token: Option<String> = None;
+        let mut seen_tokens = std::collections::HashSet::new();
         loop {
             let page = self
                 .options
@@ -736,8 +771,20 @@ impl ObjectStore for S3Store {
                 });
             }
             token = page.next_continuation_token().map(str::to_owned);
-            if page.is_truncated() != Some(true) || token.is_none() {
+            if page.is_truncated() != Some(true) {
                 break;
+            }
+            // A server repeating a token (or paging forever through empty
+            // pages) must not keep the loop going.
+            match &token {
+                Some(t)
+                    if seen_tokens.len() < MAX_LIST_ENTRIES && seen_tokens.insert(t.clone()) => {}
+                _ => {
+                    return Err(StoreError::new(
+                        ErrorKind::Other,
+                        format!("list {}: the server's paging does not end", self.bucket),
+                    ));
+                }
             }
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));

@@ -2,31 +2,37 @@
 //! later.
 //!
 //! [`Uploader::upload`] puts an object through its store (which retries
-//! transient failures). When that still fails, the object is written to the
-//! [`Spool`] directory and the caller is told [`Upload::Spooled`]: the object
-//! is **not** stored yet, so its key must not be reported to anyone. A
-//! background task ([`Uploader::spawn_flusher`]) re-uploads spooled objects;
-//! a new process opening the same spool picks them up, so a restart loses
-//! nothing.
+//! transient failures). When that still fails transiently, the object is
+//! written to the [`Spool`] directory and the caller is told
+//! [`Upload::Spooled`]: the object is **not** stored yet, so its key must not
+//! be reported to anyone. A background task ([`Uploader::spawn_flusher`])
+//! re-uploads spooled objects; a new process opening the same spool picks
+//! them up, so a restart loses nothing. Failures that waiting cannot cure (a
+//! denied write, a read-only store, a bad key) are returned to the caller
+//! instead of filling the spool with objects that can never go up.
 //!
 //! Layout: one entry per key, named by the SHA-256 of the key, as two files
 //! written with temp-file-and-rename: `ID.data` (the object) then `ID.json`
-//! (`{"key", "size", "sha256"}`). An entry counts once its `.json` exists;
-//! data without one (a crash between the two renames) is removed by a later
-//! open once it is an hour old.
-//! The data is checked against its digest before it is uploaded. Spooling a
-//! key again replaces the older object, as the store would. Files are
-//! created `0600` in a `0700` directory; they hold sealed objects and keys,
-//! never credentials.
+//! (`{"key", "size", "sha256", "store"}`). An entry counts once its `.json`
+//! exists; data without one (a crash between the two renames) is removed by a
+//! later open once it is an hour old. `store` names the destination, so a
+//! flush through another store leaves the entry alone. Every change, and the
+//! read before an upload, happens under an exclusive lock on `DIR/.lock`, so
+//! several processes can share a spool; an uploaded entry is removed only if
+//! it still holds the bytes that were uploaded (a newer push of the same key
+//! stays). Data that does not match its digest is moved to `DIR/damaged/`
+//! and reported. Files are created `0600` in a `0700` directory; they hold
+//! sealed objects and keys, never credentials.
 
 use alloc::sync::Arc;
 use core::time::Duration;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{ObjectStore, put_bytes};
+use super::{ErrorKind, ObjectStore, put_bytes};
 use crate::Error;
 
 /// The default cap on the bytes a spool holds (1 GiB).
@@ -36,11 +42,13 @@ pub const DEFAULT_SPOOL_CAP: u64 = 1 << 30;
 /// spooled and when read back).
 pub const MAX_SPOOLED: usize = 1 << 30;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Clone)]
 struct Meta {
     key: String,
     size: u64,
     sha256: String,
+    /// The destination ([`ObjectStore::describe`]).
+    store: String,
 }
 
 /// A directory of objects waiting to be uploaded.
@@ -48,9 +56,6 @@ struct Meta {
 pub struct Spool {
     dir: PathBuf,
     cap: u64,
-    // Serialises writers within the process (entries are whole files, so
-    // readers need no lock).
-    lock: tokio::sync::Mutex<()>,
 }
 
 /// A spooled object.
@@ -60,30 +65,52 @@ pub struct SpoolEntry {
     pub key: String,
     /// Its size.
     pub size: u64,
+    /// The store it is meant for.
+    pub store: String,
     id: String,
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes `bytes` to a fresh, uniquely named `0600` file in `dir` and renames
+/// it to `name`; the directory is synced so the rename survives a crash.
+fn atomic_write(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use rand_core::RngCore as _;
     use std::io::Write as _;
+    let mut r = [0u8; 8];
+    rand_core::OsRng.fill_bytes(&mut r);
+    let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(r)));
     let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
+    opts.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
+    let written = opts.open(&tmp).and_then(|mut f| {
+        f.write_all(bytes)?;
+        f.sync_all()
+    });
+    let renamed = written.and_then(|()| std::fs::rename(&tmp, dir.join(name)));
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    renamed?;
+    sync_dir(dir);
+    Ok(())
 }
 
-fn atomic_write(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    write_private(&tmp, bytes)?;
-    std::fs::rename(&tmp, dir.join(name))
+/// Best effort: makes renames in `dir` durable.
+pub(crate) fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+fn digest_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 impl Spool {
-    /// Opens (creating `0700` when missing) the spool at `dir`, holding at
-    /// most `cap` bytes. Removes what a crash left half-written over an hour
-    /// ago (younger files may be another process's push in flight).
+    /// Opens (creating when missing) the spool at `dir`, holding at most
+    /// `cap` bytes, and makes the directory `0700`. Removes what a crash
+    /// left half-written over an hour ago (younger files may be another
+    /// process's push in flight).
     ///
     /// # Errors
     ///
@@ -112,7 +139,6 @@ impl Spool {
         Ok(Self {
             dir: dir.to_owned(),
             cap,
-            lock: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -123,55 +149,83 @@ impl Spool {
     }
 
     fn id_of(key: &str) -> String {
-        hex::encode(Sha256::digest(key.as_bytes()))
+        digest_hex(key.as_bytes())
     }
 
-    /// Keeps `bytes` for `key` until [`Spool::remove`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InputTooLarge`] when the spool would exceed its cap, or a
-    /// write error. The object is then not kept.
-    pub async fn push(&self, key: &str, bytes: &[u8]) -> Result<(), Error> {
-        if bytes.len() > MAX_SPOOLED {
-            return Err(Error::InputTooLarge { max: MAX_SPOOLED });
-        }
-        let _guard = self.lock.lock().await;
-        let id = Self::id_of(key);
-        let held: u64 = self
-            .entries()?
-            .iter()
-            .filter(|e| e.id != id)
-            .map(|e| e.size)
-            .sum();
-        if held.saturating_add(bytes.len() as u64) > self.cap {
-            return Err(Error::Content(format!(
-                "the upload spool {} is full ({held} of {} bytes)",
-                self.dir.display(),
-                self.cap
-            )));
-        }
-        let meta = Meta {
-            key: key.to_owned(),
-            size: bytes.len() as u64,
-            sha256: hex::encode(Sha256::digest(bytes)),
-        };
-        let meta = serde_json::to_vec(&meta).map_err(|e| Error::Content(e.to_string()))?;
+    /// Runs `f` under the spool's exclusive lock, off the async threads.
+    async fn locked<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Path) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
         let dir = self.dir.clone();
-        let data = bytes.to_vec();
         tokio::task::spawn_blocking(move || {
-            // The old entry's json goes first, so a crash in between never
-            // pairs the new data with the old digest.
-            let _ = std::fs::remove_file(dir.join(format!("{id}.json")));
-            atomic_write(&dir, &format!("{id}.data"), &data)?;
-            atomic_write(&dir, &format!("{id}.json"), &meta)
+            let lock_path = dir.join(".lock");
+            let lock = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&lock_path)
+                .map_err(|source| Error::Write {
+                    path: lock_path.clone(),
+                    source,
+                })?;
+            lock.lock().map_err(|source| Error::Write {
+                path: lock_path,
+                source,
+            })?;
+            f(&dir)
         })
         .await
         .map_err(|e| Error::Content(format!("spool: {e}")))?
-        .map_err(|source| Error::Write {
-            path: self.dir.clone(),
-            source,
+    }
+
+    /// Keeps `bytes` for `key`, to go to `store`, until uploaded. Replaces
+    /// an older entry of the same key.
+    ///
+    /// # Errors
+    ///
+    /// When the spool would exceed its cap, or a write fails. The object is
+    /// then not kept.
+    pub async fn push(&self, key: &str, store: &str, bytes: &[u8]) -> Result<(), Error> {
+        if bytes.len() > MAX_SPOOLED {
+            return Err(Error::InputTooLarge { max: MAX_SPOOLED });
+        }
+        let id = Self::id_of(key);
+        let meta = Meta {
+            key: key.to_owned(),
+            size: bytes.len() as u64,
+            sha256: digest_hex(bytes),
+            store: store.to_owned(),
+        };
+        let meta = serde_json::to_vec(&meta).map_err(|e| Error::Content(e.to_string()))?;
+        let data = bytes.to_vec();
+        let cap = self.cap;
+        self.locked(move |dir| {
+            let held: u64 = entries_in(dir)?
+                .iter()
+                .filter(|e| e.id != id)
+                .map(|e| e.size)
+                .sum();
+            if held.saturating_add(data.len() as u64) > cap {
+                return Err(Error::Content(format!(
+                    "the upload spool {} is full ({held} of {cap} bytes)",
+                    dir.display()
+                )));
+            }
+            let werr = |source| Error::Write {
+                path: dir.to_owned(),
+                source,
+            };
+            // The old entry's json goes first, so a crash in between never
+            // pairs the new data with the old digest.
+            match std::fs::remove_file(dir.join(format!("{id}.json"))) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(werr(e)),
+                _ => {}
+            }
+            atomic_write(dir, &format!("{id}.data"), &data).map_err(werr)?;
+            atomic_write(dir, &format!("{id}.json"), &meta).map_err(werr)
         })
+        .await
     }
 
     /// The spooled objects, oldest first.
@@ -180,82 +234,118 @@ impl Spool {
     ///
     /// [`Error::Read`] when the directory cannot be read.
     pub fn entries(&self) -> Result<Vec<SpoolEntry>, Error> {
-        let rerr = |source| Error::Read {
-            path: self.dir.clone(),
-            source,
-        };
-        let mut out = Vec::new();
-        for entry in std::fs::read_dir(&self.dir).map_err(rerr)?.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(id) = name.strip_suffix(".json").filter(|id| !id.starts_with('.')) else {
-                continue;
-            };
-            let Ok(text) = std::fs::read(entry.path()) else {
-                continue;
-            };
-            let Ok(meta) = serde_json::from_slice::<Meta>(&text) else {
-                tracing::warn!(entry = %name, "unreadable spool entry left in place");
-                continue;
-            };
-            let modified = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .unwrap_or(std::time::UNIX_EPOCH);
-            out.push((
-                modified,
-                SpoolEntry {
-                    key: meta.key,
-                    size: meta.size,
-                    id: id.to_owned(),
-                },
-            ));
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.key.cmp(&b.1.key)));
-        Ok(out.into_iter().map(|(_, e)| e).collect())
+        entries_in(&self.dir)
     }
 
-    /// The bytes of `entry`, checked against the digest recorded with it.
+    /// Drops the entry of `key`, if any (its object went up another way).
     ///
     /// # Errors
     ///
-    /// When the data is missing, too large, or does not match its digest.
-    pub fn read(&self, entry: &SpoolEntry) -> Result<Vec<u8>, Error> {
-        let path = self.dir.join(format!("{}.data", entry.id));
-        let data = crate::chains::read_capped(&path, MAX_SPOOLED)?;
-        let meta_path = self.dir.join(format!("{}.json", entry.id));
-        let meta: Meta =
-            serde_json::from_slice(&std::fs::read(&meta_path).map_err(|source| Error::Read {
-                path: meta_path.clone(),
-                source,
-            })?)
-            .map_err(|e| Error::Content(format!("{}: {e}", meta_path.display())))?;
-        if data.len() as u64 != meta.size || hex::encode(Sha256::digest(&data)) != meta.sha256 {
-            return Err(Error::Content(format!(
-                "spooled object for {} is damaged ({} does not match its digest)",
-                entry.key,
-                path.display()
-            )));
-        }
-        Ok(data)
+    /// When the files cannot be removed.
+    pub async fn discard(&self, key: &str) -> Result<(), Error> {
+        let id = Self::id_of(key);
+        self.locked(move |dir| remove_entry(dir, &id)).await
     }
 
-    /// Forgets `entry` (after it was uploaded).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Write`] when the files cannot be removed.
-    pub async fn remove(&self, entry: &SpoolEntry) -> Result<(), Error> {
-        let _guard = self.lock.lock().await;
-        for ext in ["json", "data"] {
-            let path = self.dir.join(format!("{}.{ext}", entry.id));
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => return Err(Error::Write { path, source }),
+    /// The bytes of `entry`, checked against their digest. Damaged data is
+    /// moved to `damaged/` and reported.
+    async fn read(&self, entry: &SpoolEntry) -> Result<(Vec<u8>, String), Error> {
+        let entry = entry.clone();
+        self.locked(move |dir| {
+            let meta = read_meta(dir, &entry.id)?.ok_or_else(|| {
+                Error::Content(format!("spooled object for {} is gone", entry.key))
+            })?;
+            let path = dir.join(format!("{}.data", entry.id));
+            let data = crate::chains::read_capped(&path, MAX_SPOOLED);
+            let intact = data
+                .as_ref()
+                .is_ok_and(|d| d.len() as u64 == meta.size && digest_hex(d) == meta.sha256);
+            match data {
+                Ok(d) if intact => Ok((d, meta.sha256)),
+                _ => {
+                    let damaged = dir.join("damaged");
+                    let _ = std::fs::create_dir_all(&damaged);
+                    for ext in ["data", "json"] {
+                        let name = format!("{}.{ext}", entry.id);
+                        let _ = std::fs::rename(dir.join(&name), damaged.join(&name));
+                    }
+                    Err(Error::Content(format!(
+                        "spooled object for {} is damaged (it does not match its digest); moved to {}",
+                        entry.key,
+                        damaged.display()
+                    )))
+                }
             }
-        }
-        Ok(())
+        })
+        .await
     }
+
+    /// Removes `entry` if it still holds the object with digest `sha256`.
+    async fn remove_if_unchanged(&self, entry: &SpoolEntry, sha256: String) -> Result<(), Error> {
+        let id = entry.id.clone();
+        self.locked(move |dir| match read_meta(dir, &id)? {
+            Some(meta) if meta.sha256 == sha256 => remove_entry(dir, &id),
+            _ => Ok(()),
+        })
+        .await
+    }
+}
+
+fn read_meta(dir: &Path, id: &str) -> Result<Option<Meta>, Error> {
+    let path = dir.join(format!("{id}.json"));
+    match std::fs::read(&path) {
+        Ok(text) => serde_json::from_slice(&text)
+            .map(Some)
+            .map_err(|e| Error::Content(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Read { path, source }),
+    }
+}
+
+fn remove_entry(dir: &Path, id: &str) -> Result<(), Error> {
+    for ext in ["json", "data"] {
+        let path = dir.join(format!("{id}.{ext}"));
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(Error::Write { path, source }),
+        }
+    }
+    sync_dir(dir);
+    Ok(())
+}
+
+fn entries_in(dir: &Path) -> Result<Vec<SpoolEntry>, Error> {
+    let rerr = |source| Error::Read {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(rerr)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(id) = name.strip_suffix(".json").filter(|id| !id.starts_with('.')) else {
+            continue;
+        };
+        let Ok(Some(meta)) = read_meta(dir, id) else {
+            tracing::warn!(entry = %name, "unreadable spool entry left in place");
+            continue;
+        };
+        let modified = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .unwrap_or(std::time::UNIX_EPOCH);
+        out.push((
+            modified,
+            SpoolEntry {
+                key: meta.key,
+                size: meta.size,
+                store: meta.store,
+                id: id.to_owned(),
+            },
+        ));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.key.cmp(&b.1.key)));
+    Ok(out.into_iter().map(|(_, e)| e).collect())
 }
 
 /// Where an object ended up.
@@ -275,7 +365,8 @@ pub struct FlushReport {
     pub uploaded: Vec<String>,
     /// Entries still waiting.
     pub remaining: usize,
-    /// One line per entry that failed this pass.
+    /// One line per entry that failed this pass (damaged entries are moved
+    /// aside and counted here, not in `remaining`).
     pub errors: Vec<String>,
 }
 
@@ -305,50 +396,72 @@ impl Uploader {
         &self.spool
     }
 
-    /// Stores `bytes` under `key`; when the store keeps failing, spools them.
+    /// Stores `bytes` under `key`; when the store keeps failing transiently,
+    /// spools them.
     ///
     /// # Errors
     ///
-    /// When the key is invalid, or the store failed and the spool could not
-    /// keep the object either (the error names both). The object is then
-    /// neither stored nor kept.
+    /// [`Error::Store`] for a failure waiting cannot cure (denied, read-only,
+    /// invalid key, too large, no such bucket); an error naming both
+    /// failures when the spool could not keep the object either. The object
+    /// is then neither stored nor kept.
     pub async fn upload(&self, key: &str, bytes: &[u8]) -> Result<Upload, Error> {
         super::check_key(key).map_err(Error::Store)?;
         match put_bytes(self.store.as_ref(), key, bytes).await {
-            Ok(()) => Ok(Upload::Stored),
-            Err(e) => {
+            Ok(()) => {
+                // An older spooled object of this key must not overwrite it later.
+                if let Err(e) = self.spool.discard(key).await {
+                    tracing::warn!(%e, key, "cannot drop a stale spool entry");
+                }
+                Ok(Upload::Stored)
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::Transient | ErrorKind::Other) => {
                 tracing::warn!(%e, key, "upload failed; spooling it for a later retry");
-                self.spool.push(key, bytes).await.map_err(|spool_err| {
-                    Error::Content(format!("{e}; and it could not be spooled: {spool_err}"))
-                })?;
+                self.spool
+                    .push(key, &self.store.describe(), bytes)
+                    .await
+                    .map_err(|spool_err| {
+                        Error::Content(format!("{e}; and it could not be spooled: {spool_err}"))
+                    })?;
                 Ok(Upload::Spooled)
             }
+            Err(e) => Err(Error::Store(e)),
         }
     }
 
-    /// One pass over the spool: uploads each entry (oldest first) and removes
-    /// those that went up.
+    /// One pass over the spool: uploads each entry meant for this store
+    /// (oldest first) and removes those that went up.
     ///
     /// # Errors
     ///
     /// When the spool directory cannot be read.
     pub async fn flush(&self) -> Result<FlushReport, Error> {
         let mut report = FlushReport::default();
+        let here = self.store.describe();
         for entry in self.spool.entries()? {
-            let result = match self.spool.read(&entry) {
-                Ok(data) => put_bytes(self.store.as_ref(), &entry.key, &data)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
+            if entry.store != here {
+                report.remaining += 1;
+                report.errors.push(format!(
+                    "{}: spooled for {}, not {here}",
+                    entry.key, entry.store
+                ));
+                continue;
+            }
+            let (data, sha256) = match self.spool.read(&entry).await {
+                Ok(v) => v,
+                Err(e) => {
+                    report.errors.push(e.to_string());
+                    continue;
+                }
             };
-            match result {
+            match put_bytes(self.store.as_ref(), &entry.key, &data).await {
                 Ok(()) => {
-                    self.spool.remove(&entry).await?;
+                    self.spool.remove_if_unchanged(&entry, sha256).await?;
                     tracing::info!(key = entry.key, "spooled object uploaded");
                     report.uploaded.push(entry.key);
                 }
                 Err(e) => {
-                    report.errors.push(e);
+                    report.errors.push(e.to_string());
                     report.remaining += 1;
                 }
             }
