@@ -173,3 +173,50 @@ impl Drop for Output {
         }
     }
 }
+
+/// Writes `bytes` to `path` all or nothing, readable by the owner only
+/// (`0600`): a fresh, uniquely named temporary file beside it is written,
+/// synced and renamed over `path`, then the directory is synced so the
+/// rename survives a crash. Concurrent writers never share a temporary file.
+///
+/// # Errors
+///
+/// The I/O error; no temporary file is left behind.
+pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use rand_core::RngCore as _;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut r = [0u8; 8];
+    rand_core::OsRng.fill_bytes(&mut r);
+    let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(r)));
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let renamed = opts
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    renamed?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Best effort: makes renames in `dir` durable.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}

@@ -214,18 +214,7 @@ impl LocalRegistry {
         let json = Zeroizing::new(
             serde_json::to_vec_pretty(&file).map_err(|e| Error::Content(e.to_string()))?,
         );
-        let tmp = self.path.with_extension("tmp");
-        {
-            use std::io::Write as _;
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            let mut f = opts.open(&tmp).map_err(werr(&tmp))?;
-            f.write_all(&json).map_err(werr(&tmp))?;
-            f.sync_all().map_err(werr(&tmp))?;
-        }
-        std::fs::rename(&tmp, &self.path).map_err(werr(&self.path))?;
+        crate::io::write_private_atomic(&self.path, &json).map_err(werr(&self.path))?;
         // Zeroize what serde_json's map held too.
         for v in file.commitments.values_mut() {
             zeroize::Zeroize::zeroize(v);

@@ -379,19 +379,14 @@ pub fn from_spec(
     if let Some(url) = spec.strip_prefix("public:") {
         return Ok(Arc::new(public::PublicStore::new(url, retry)?));
     }
-    if spec == "s3" || spec == "r2" {
-        let config = s3::S3Config::from_env(env, None)?;
-        return Ok(Arc::new(s3::S3Store::new(
-            &config,
-            s3::S3Options {
-                retry,
-                ..s3::S3Options::default()
-            },
-        )?));
-    }
-    if let Some(bucket) = spec.strip_prefix("s3://") {
-        let bucket = bucket.trim_end_matches('/');
-        let config = s3::S3Config::from_env(env, Some(bucket))?;
+    let bucket = match spec {
+        "s3" | "r2" => Some(None),
+        _ => spec
+            .strip_prefix("s3://")
+            .map(|b| Some(b.trim_end_matches('/'))),
+    };
+    if let Some(bucket) = bucket {
+        let config = s3::S3Config::from_env(env, bucket)?;
         return Ok(Arc::new(s3::S3Store::new(
             &config,
             s3::S3Options {

@@ -146,7 +146,7 @@ impl ObjectStore for LocalStore {
                     Err(e) => return Err(StoreError::io(what(), &e)),
                 }
             }
-            super::spool::sync_dir(parent);
+            crate::io::sync_dir(parent);
             Ok(n)
         }
         .await;

@@ -115,6 +115,11 @@ fn net_error(what: &str, e: reqwest::Error) -> StoreError {
     StoreError::new(kind, format!("{what}: {}", e.without_url()))
 }
 
+/// Sends `req`, mapping a network failure.
+async fn send(what: &str, req: reqwest::RequestBuilder) -> Result<reqwest::Response, StoreError> {
+    req.send().await.map_err(|e| net_error(what, e))
+}
+
 fn status_error(what: &str, status: StatusCode) -> StoreError {
     let kind = match status.as_u16() {
         404 => ErrorKind::NotFound,
@@ -264,14 +269,12 @@ impl ObjectStore for PublicStore {
         let url = self.url_of(key);
         self.retry
             .run("put", || async {
-                let resp = self
+                let put = self
                     .http
                     .put(url.clone())
                     .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
-                    .body(body.clone())
-                    .send()
-                    .await
-                    .map_err(|e| net_error(&what, e))?;
+                    .body(body.clone());
+                let resp = send(&what, put).await?;
                 // MIID counts 200 and 204 as stored.
                 match resp.status() {
                     StatusCode::OK | StatusCode::NO_CONTENT | StatusCode::CREATED => Ok(()),
@@ -288,12 +291,7 @@ impl ObjectStore for PublicStore {
         let url = self.url_of(key);
         self.retry
             .run("get", || async {
-                let resp = self
-                    .http
-                    .get(url.clone())
-                    .send()
-                    .await
-                    .map_err(|e| net_error(&what, e))?;
+                let resp = send(&what, self.http.get(url.clone())).await?;
                 if !resp.status().is_success() {
                     return Err(status_error(&what, resp.status()));
                 }
@@ -308,12 +306,7 @@ impl ObjectStore for PublicStore {
         let url = self.url_of(key);
         self.retry
             .run("head", || async {
-                let resp = self
-                    .http
-                    .head(url.clone())
-                    .send()
-                    .await
-                    .map_err(|e| net_error(&what, e))?;
+                let resp = send(&what, self.http.head(url.clone())).await?;
                 match resp.status() {
                     s if s.is_success() => Ok(Some(ObjectMeta {
                         key: key.to_owned(),
@@ -355,12 +348,7 @@ impl ObjectStore for PublicStore {
             let xml = self
                 .retry
                 .run("list", || async {
-                    let resp = self
-                        .http
-                        .get(url.clone())
-                        .send()
-                        .await
-                        .map_err(|e| net_error(&what, e))?;
+                    let resp = send(&what, self.http.get(url.clone())).await?;
                     if !resp.status().is_success() {
                         return Err(status_error(&what, resp.status()));
                     }
@@ -403,12 +391,7 @@ impl ObjectStore for PublicStore {
         let url = self.url_of(key);
         self.retry
             .run("delete", || async {
-                let resp = self
-                    .http
-                    .delete(url.clone())
-                    .send()
-                    .await
-                    .map_err(|e| net_error(&what, e))?;
+                let resp = send(&what, self.http.delete(url.clone())).await?;
                 match resp.status() {
                     s if s.is_success() || s == StatusCode::NOT_FOUND => Ok(()),
                     s => Err(status_error(&what, s)),

@@ -26,7 +26,6 @@
 
 use alloc::sync::Arc;
 use core::time::Duration;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -70,36 +69,8 @@ pub struct SpoolEntry {
     id: String,
 }
 
-/// Writes `bytes` to a fresh, uniquely named `0600` file in `dir` and renames
-/// it to `name`; the directory is synced so the rename survives a crash.
 fn atomic_write(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    use rand_core::RngCore as _;
-    use std::io::Write as _;
-    let mut r = [0u8; 8];
-    rand_core::OsRng.fill_bytes(&mut r);
-    let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(r)));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let written = opts.open(&tmp).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
-    });
-    let renamed = written.and_then(|()| std::fs::rename(&tmp, dir.join(name)));
-    if renamed.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    renamed?;
-    sync_dir(dir);
-    Ok(())
-}
-
-/// Best effort: makes renames in `dir` durable.
-pub(crate) fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
+    crate::io::write_private_atomic(&dir.join(name), bytes)
 }
 
 fn digest_hex(bytes: &[u8]) -> String {
@@ -311,7 +282,7 @@ fn remove_entry(dir: &Path, id: &str) -> Result<(), Error> {
             Err(source) => return Err(Error::Write { path, source }),
         }
     }
-    sync_dir(dir);
+    crate::io::sync_dir(dir);
     Ok(())
 }
 
