@@ -4,6 +4,7 @@ use core::fmt;
 
 use crate::age::AgeError;
 use crate::armor::ArmorError;
+use crate::axon::AxonError;
 use crate::beacon::BeaconError;
 use crate::chain::ChainError;
 use crate::commitment::CommitmentError;
@@ -47,6 +48,8 @@ pub enum Error {
     Commitment(CommitmentError),
     /// Subtensor storage holding commitments.
     Storage(StorageError),
+    /// The axon/dendrite request protocol.
+    Axon(AxonError),
 }
 
 impl fmt::Display for Error {
@@ -65,6 +68,7 @@ impl fmt::Display for Error {
             Self::Frame(e) => e.fmt(f),
             Self::Commitment(e) => e.fmt(f),
             Self::Storage(e) => e.fmt(f),
+            Self::Axon(e) => e.fmt(f),
         }
     }
 }
@@ -97,4 +101,5 @@ from_module_error!(
     Frame(FrameError),
     Commitment(CommitmentError),
     Storage(StorageError),
+    Axon(AxonError),
 );

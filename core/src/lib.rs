@@ -103,6 +103,7 @@ pub mod tle;
 // ---------------------------------------------------------------------------
 // Bittensor: hotkeys, addresses
 // ---------------------------------------------------------------------------
+pub mod axon;
 pub mod commitment;
 pub mod miid;
 pub mod sign;

@@ -69,3 +69,6 @@ pub const MAX_VARIATION_REQUESTS: usize = 16;
 
 /// Longest signed MIID message (`challenge:{cid}:hash:{64 hex}`).
 pub const MAX_MIID_MESSAGE_LEN: usize = 512;
+
+/// Longest dendrite uuid accepted in the axon protocol (a uuid1 is 36).
+pub const MAX_AXON_UUID_LEN: usize = 64;

@@ -215,6 +215,30 @@ pub fn path_signature(sig: &Signature) -> heapless::String<16> {
     out
 }
 
+/// Domain tag of [`variation_seed`].
+pub const VARIATION_SEED_DOMAIN: &[u8] = b"veil/miid/variation-seed/v1";
+
+/// The seed of a miner's `index`-th variation for a challenge:
+///
+/// ```text
+/// sha256( "veil/miid/variation-seed/v1" ‖ hotkey(32) ‖ u32be(len(cid)) ‖ cid ‖ u32be(index) )
+/// ```
+///
+/// Two honest miners (different hotkeys) never derive the same seed, so a
+/// deterministic generator never makes byte-identical images for them; one
+/// miner re-answering the same challenge makes the same images again.
+pub fn variation_seed(hotkey: &[u8; 32], challenge_id: &str, index: u32) -> [u8; 32] {
+    let len = u32::try_from(challenge_id.len()).unwrap_or(u32::MAX);
+    Sha256::new()
+        .chain_update(VARIATION_SEED_DOMAIN)
+        .chain_update(hotkey)
+        .chain_update(len.to_be_bytes())
+        .chain_update(challenge_id.as_bytes())
+        .chain_update(index.to_be_bytes())
+        .finalize()
+        .into()
+}
+
 /// Incremental SHA-256 of an image, hex-encoded as MIID's `image_hash`.
 #[derive(Clone, Debug, Default)]
 pub struct ImageHasher(Sha256);
@@ -268,6 +292,15 @@ pub struct KeyParts<'a> {
     pub index: u32,
 }
 
+/// MIID's `seed_image_name`: the base image's file name without `.png`,
+/// `.jpg` or `.jpeg` (any case).
+pub fn seed_image_name(name: &str) -> &str {
+    [".png", ".jpg", ".jpeg"]
+        .into_iter()
+        .find_map(|ext| strip_suffix_ignore_case(name, ext))
+        .unwrap_or(name)
+}
+
 /// `submissions/{cid}/{ss58}/{path_sig}/{seed_image_name}/{type with + → _}_{ts}_{index}.png.tlock`
 ///
 /// # Errors
@@ -283,11 +316,7 @@ pub fn object_key(p: &KeyParts<'_>) -> Result<ObjectKey, FrameError> {
         "must be 16 hex characters",
     )?;
     check_variation_type(p.variation_type)?;
-    let name = p.image_filename;
-    let seed = [".png", ".jpg", ".jpeg"]
-        .into_iter()
-        .find_map(|ext| strip_suffix_ignore_case(name, ext))
-        .unwrap_or(name);
+    let seed = seed_image_name(p.image_filename);
     check_key_part(seed, "image_filename")?;
     let mut key = ObjectKey::new();
     let mut w = |s: &str| {

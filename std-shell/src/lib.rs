@@ -9,9 +9,12 @@
 //! one-line errors, hotkeys, the timelock formats over files and streams,
 //! drand over HTTP ([`drand`]: a verified client with relay failover and
 //! a cache, and the devnet beacon server), object stores ([`store`]: a
-//! directory, S3/R2 with dual credentials, a public bucket; an upload spool)
-//! and the commitments registry ([`registry`]: a local file, or subtensor's
-//! storage over JSON-RPC).
+//! directory, S3/R2 with dual credentials, a public bucket; an upload spool),
+//! the commitments registry ([`registry`]: a local file, or subtensor's
+//! storage over JSON-RPC), images decoded within limits ([`images`]) and
+//! the variation generators ([`generator`]), the bittensor axon/dendrite
+//! transport ([`axon`]), and the MIID Phase 4 roles: [`miner`], [`validator`]
+//! and the weights it records ([`weights`]).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -19,13 +22,19 @@
 extern crate alloc;
 
 pub mod args;
+pub mod axon;
 pub mod chains;
 pub mod drand;
 pub mod error;
+pub mod generator;
+pub mod images;
 pub mod io;
 pub mod keys;
+pub mod miner;
 pub mod registry;
 pub mod store;
 pub mod timelock;
+pub mod validator;
+pub mod weights;
 
 pub use error::Error;

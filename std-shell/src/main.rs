@@ -144,6 +144,12 @@ enum Command {
     /// or a public bucket URL.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Run a MIID Phase 4 miner: serve IdentitySynapse over the bittensor
+    /// axon protocol; prints `listening http://ADDR hotkey SS58` once bound.
+    Miner(Box<MinerArgs>),
+    /// Run MIID Phase 4 validator cycles: query the miners, check every
+    /// submission, write results JSON; prints each results file's path.
+    Validator(Box<ValidatorArgs>),
     /// Describe a sealed IN as JSON without decrypting it.
     Inspect {
         /// The ciphertext (default stdin).
@@ -442,6 +448,127 @@ impl MessageArgs {
 }
 
 #[derive(Args)]
+struct MinerArgs {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8091")]
+    listen: String,
+    #[command(flatten)]
+    key: KeyArgs,
+    #[command(flatten)]
+    store: StoreArg,
+    /// Where objects wait when the store keeps failing (uploaded later,
+    /// never reported until stored).
+    #[arg(long, value_name = "DIR", default_value = "veil-spool")]
+    spool: PathBuf,
+    #[command(flatten)]
+    chain: ChainArg,
+    /// Timelock format of the sealed images (MIID's graders read bittensor).
+    #[arg(long, value_name = "FORMAT", default_value = "bittensor")]
+    format: String,
+    /// A validator hotkey allowed to query; repeatable.
+    #[arg(long = "allow", value_name = "SS58", allow_hyphen_values = true)]
+    allow: Vec<String>,
+    /// Allow the hotkeys of this metagraph file with at least --min-stake.
+    #[arg(long, value_name = "FILE")]
+    metagraph: Option<PathBuf>,
+    /// Stake (TAO) a metagraph hotkey needs to be allowed.
+    #[arg(
+        long,
+        value_name = "TAO",
+        default_value = "1000",
+        requires = "metagraph"
+    )]
+    min_stake: String,
+    /// Allow any caller with a valid signature (testing only).
+    #[arg(long, conflicts_with_all = ["allow", "metagraph"])]
+    allow_any: bool,
+    /// An external generator (JSON on stdin, PNGs out; see the docs)
+    /// instead of the built-in transforms.
+    #[arg(long, value_name = "CMD")]
+    generator_cmd: Option<String>,
+    /// Seconds the external generator may take per variation.
+    #[arg(long, value_name = "S", default_value = "600")]
+    generator_timeout: String,
+    /// Largest request body accepted, bytes.
+    #[arg(long, value_name = "N", default_value = "33554432")]
+    max_body: String,
+    /// Variations worked on at once (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    concurrency: Option<String>,
+    /// Seal to rounds already emitted instead of refusing the request
+    /// (testing with public beacons only: anyone can open such images).
+    #[arg(long)]
+    allow_emitted_rounds: bool,
+}
+
+#[derive(Args)]
+struct ValidatorArgs {
+    #[command(flatten)]
+    key: KeyArgs,
+    /// A folder of base images (png, jpg, jpeg). Default: the samples
+    /// shipped with veil.
+    #[arg(long, value_name = "DIR")]
+    images: Option<PathBuf>,
+    /// A miner to query, HOST:PORT:SS58; repeatable (uids 0, 1, ... in order).
+    #[arg(
+        long = "miner",
+        value_name = "HOST:PORT:SS58",
+        required_unless_present = "metagraph"
+    )]
+    miners: Vec<String>,
+    /// Query the serving neurons of this metagraph file instead.
+    #[arg(long, value_name = "FILE", conflicts_with = "miners")]
+    metagraph: Option<PathBuf>,
+    /// Where the miners' objects are (used for miners without a commitment).
+    #[command(flatten)]
+    store: StoreArg,
+    /// Read each miner's bucket from its commitment in this registry file.
+    #[arg(long, value_name = "FILE", conflicts_with = "subtensor")]
+    registry: Option<PathBuf>,
+    /// ... or from subtensor's Commitments over this JSON-RPC URL.
+    #[arg(long, value_name = "URL", requires = "netuid")]
+    subtensor: Option<String>,
+    /// The subnet (with --subtensor).
+    #[arg(long, value_name = "N")]
+    netuid: Option<String>,
+    #[command(flatten)]
+    chain: ChainArg,
+    /// The timelock format miners are expected to use (recorded).
+    #[arg(long, value_name = "FORMAT", default_value = "bittensor")]
+    format: String,
+    /// Where results go.
+    #[arg(long, value_name = "DIR", default_value = "veil-results")]
+    out: PathBuf,
+    /// The reputation file of the previous reveal (weights come from it).
+    #[arg(long, value_name = "FILE")]
+    reputation: Option<PathBuf>,
+    /// Where the weights are written (default: OUT/weights.json).
+    #[arg(long, value_name = "FILE")]
+    weights_out: Option<PathBuf>,
+    /// Seconds to wait for each miner's answer.
+    #[arg(long, value_name = "S", default_value = "120")]
+    timeout: String,
+    /// Seconds between the last possible answer and the target round.
+    #[arg(long, value_name = "S", default_value = "60")]
+    reveal_buffer: String,
+    /// Extra attempts on timeouts, connection errors and 5xx.
+    #[arg(long, value_name = "N", default_value = "2")]
+    retries: String,
+    /// Variations asked of each miner (1 to 16).
+    #[arg(long, value_name = "K", default_value = "5")]
+    variations: String,
+    /// Cycles to run (0: until stopped).
+    #[arg(long, value_name = "N", default_value = "1")]
+    cycles: String,
+    /// Seconds from the start of one cycle to the start of the next.
+    #[arg(long, value_name = "S", default_value = "0")]
+    period: String,
+    /// Miners queried at once.
+    #[arg(long, value_name = "N", default_value = "64")]
+    concurrency: String,
+}
+
+#[derive(Args)]
 struct ChainArg {
     /// A built-in chain (quicknet, quicknet-t, default/mainnet, fastnet,
     /// testnet-unchained) or the path of a drand /info JSON file.
@@ -637,6 +764,8 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
             writeln!(out, "{json}")?;
         }
         Command::Store(cmd) => store_command(cmd, out)?,
+        Command::Miner(args) => roles::miner(*args)?,
+        Command::Validator(args) => roles::validator(*args)?,
         Command::Inspect { input } => {
             let report = timelock::inspect(&mut open_input(input.as_deref())?)?;
             writeln!(out, "{}", serde_json::to_string(&report)?)?;
@@ -955,6 +1084,311 @@ fn one_line(msg: &str) -> String {
     line.trim().to_owned()
 }
 
+mod roles {
+    //! `veil miner` and `veil validator`: wiring the library's roles to
+    //! the command line.
+
+    use super::*;
+    use alloc::sync::Arc;
+    use core::time::Duration;
+    use std::collections::HashSet;
+    use veil::axon::{self, Allow, AxonConfig, AxonTarget};
+    use veil::generator::{Builtin, External, Generator};
+    use veil::images::{self, ImageLimits};
+    use veil::miner::{Miner, MinerConfig};
+    use veil::store::s3::{EndpointOverrides, S3Options, S3Store};
+    use veil::validator::{Metagraph, MinerEntry, Validator, ValidatorConfig};
+    use veil::weights::FileSink;
+
+    /// Seconds, at most a day (no schedule here needs more, and the
+    /// arithmetic on them then never overflows).
+    fn secs(what: &'static str, text: &str) -> Result<Duration> {
+        let n = args::parse_u64(what, text)?;
+        if n > 86_400 {
+            return Err(veil::Error::value(what, "at most 86400 seconds").into());
+        }
+        Ok(Duration::from_secs(n))
+    }
+
+    fn count(what: &'static str, text: &str) -> Result<usize> {
+        usize::try_from(args::parse_u64(what, text)?)
+            .map_err(|_| veil::Error::value(what, "too large").into())
+    }
+
+    fn hotkey_bytes(what: &'static str, ss58_text: &str) -> Result<[u8; 32]> {
+        let (_, key) = ss58::decode(ss58_text).map_err(|e| veil::Error::value(what, e))?;
+        PublicKey::from_bytes(&key).map_err(|e| veil::Error::value(what, e))?;
+        Ok(key)
+    }
+
+    pub(super) fn miner(a: MinerArgs) -> Result<()> {
+        let keypair = Arc::new(a.key.keypair()?);
+        let chain = a.chain.resolve()?;
+        let format = Format::from_name(&a.format).map_err(|e| veil::Error::value("--format", e))?;
+        let allow = if a.allow_any {
+            Allow::Any
+        } else {
+            let mut set = HashSet::new();
+            for h in &a.allow {
+                set.insert(hotkey_bytes("--allow", h)?);
+            }
+            if let Some(path) = &a.metagraph {
+                let min: f64 = a
+                    .min_stake
+                    .parse()
+                    .ok()
+                    .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                    .ok_or_else(|| veil::Error::value("--min-stake", "a number of TAO"))?;
+                for h in Metagraph::load(path)?.staked(min) {
+                    set.insert(hotkey_bytes("--metagraph hotkey", h)?);
+                }
+            }
+            if set.is_empty() {
+                anyhow::bail!(
+                    "no validator may query this miner: give --allow SS58, --metagraph FILE, or --allow-any"
+                );
+            }
+            Allow::Hotkeys(set)
+        };
+        let limits = ImageLimits::default();
+        let generator: Arc<dyn Generator> = match &a.generator_cmd {
+            Some(cmd) => Arc::new(External::new(
+                cmd.clone(),
+                secs("--generator-timeout", &a.generator_timeout)?,
+                limits,
+            )),
+            None => Arc::new(Builtin),
+        };
+        let concurrency = match &a.concurrency {
+            Some(n) => count("--concurrency", n)?.max(1),
+            None => std::thread::available_parallelism().map_or(2, usize::from),
+        };
+        let config = AxonConfig {
+            allow,
+            max_body: count("--max-body", &a.max_body)?,
+            ..AxonConfig::default()
+        };
+        let store = a.store.open()?;
+        let rt = runtime()?;
+        rt.block_on(async move {
+            let spool = Spool::open(&a.spool, spool::DEFAULT_SPOOL_CAP)?;
+            let uploader = Arc::new(Uploader::new(store, spool));
+            let _flusher = uploader.spawn_flusher(Duration::from_secs(30));
+            let miner = Arc::new(Miner::new(
+                Arc::clone(&keypair),
+                MinerConfig {
+                    chain,
+                    format,
+                    limits,
+                    concurrency,
+                    allow_emitted_rounds: a.allow_emitted_rounds,
+                },
+                uploader,
+                generator,
+                Arc::new(SystemClock),
+            ));
+            let listener = tokio::net::TcpListener::bind(&a.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", a.listen))?;
+            let addr = listener.local_addr().context("listening address")?;
+            {
+                let mut stdout = std::io::stdout().lock();
+                writeln!(stdout, "listening http://{addr} hotkey {}", miner.hotkey())?;
+                stdout.flush()?;
+            }
+            let app = axon::router(&keypair.public(), config, miner);
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .context("serving")
+        })
+    }
+
+    /// The store a miner's objects are read from, and how the results
+    /// record it (never a secret).
+    fn miner_store(
+        hotkey: &str,
+        book: Option<&CommitmentBook>,
+        shared: &Arc<dyn ObjectStore>,
+        shared_spec: &str,
+    ) -> (Result<Arc<dyn ObjectStore>, String>, serde_json::Value) {
+        if let Some(c) = book.and_then(|b| b.get(hotkey)) {
+            let bucket = c.read().bucket.to_owned();
+            let env = |name: &str| std::env::var(name).ok();
+            // A malformed commitment costs that miner this cycle, never the
+            // validator.
+            let store = EndpointOverrides::from_env(&env)
+                .and_then(|o| S3Config::for_commitment(&c.read(), &o))
+                .and_then(|config| S3Store::new(&config, S3Options::default()))
+                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+                .map_err(|e| format!("the bucket of its commitment: {e}"));
+            let describe = store.as_ref().map_or_else(Clone::clone, |s| s.describe());
+            let record =
+                serde_json::json!({"kind": "commitment", "bucket": bucket, "describe": describe});
+            return (store, record);
+        }
+        (
+            Ok(Arc::clone(shared)),
+            serde_json::json!({"kind": "store", "spec": shared_spec, "describe": shared.describe()}),
+        )
+    }
+
+    /// Prints results paths as each cycle ends (not at exit: the validator
+    /// may run for days).
+    pub(super) fn validator(a: ValidatorArgs) -> Result<()> {
+        let keypair = Arc::new(a.key.keypair()?);
+        let chain = a.chain.resolve()?;
+        let format = Format::from_name(&a.format).map_err(|e| veil::Error::value("--format", e))?;
+        let limits = ImageLimits::default();
+        let base_images = match &a.images {
+            Some(dir) => images::load_dir(dir, &limits)?,
+            None => images::samples(),
+        };
+        let targets: Vec<(u32, AxonTarget)> = match &a.metagraph {
+            Some(path) => Metagraph::load(path)?.targets()?,
+            None => a
+                .miners
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    AxonTarget::parse(m)
+                        .map(|t| (u32::try_from(i).unwrap_or(u32::MAX), t))
+                        .map_err(|e| veil::Error::value("--miner", e).into())
+                })
+                .collect::<Result<_>>()?,
+        };
+        let shared = a.store.open()?;
+        // A directory store is recorded by its absolute path, so the reveal
+        // can open it from anywhere.
+        let shared_spec = match a.store.store.strip_prefix("dir:").unwrap_or(&a.store.store) {
+            p if !a.store.store.contains(':') || a.store.store.starts_with("dir:") => {
+                let abs = std::fs::canonicalize(p).unwrap_or_else(|_| PathBuf::from(p));
+                format!("dir:{}", abs.display())
+            }
+            // A public URL is recorded without userinfo or query (either
+            // could carry a token).
+            _ => match a
+                .store
+                .store
+                .strip_prefix("public:")
+                .map(reqwest::Url::parse)
+            {
+                Some(Ok(mut url)) => {
+                    url.set_query(None);
+                    let _ = url.set_username("");
+                    let _ = url.set_password(None);
+                    format!("public:{url}")
+                }
+                _ => a.store.store.clone(),
+            },
+        };
+        if targets.is_empty() {
+            anyhow::bail!("no miner to query: the metagraph lists no serving neuron");
+        }
+        let registry: Option<Arc<dyn CommitmentRegistry>> = match (&a.registry, &a.subtensor) {
+            (Some(path), _) => Some(Arc::new(LocalRegistry::new(path))),
+            (None, Some(url)) => {
+                let netuid = args::parse_u64("--netuid", a.netuid.as_deref().unwrap_or(""))?;
+                let netuid = u16::try_from(netuid)
+                    .map_err(|_| veil::Error::value("--netuid", "0 to 65535"))?;
+                Some(Arc::new(SubtensorRegistry::new(
+                    url,
+                    netuid,
+                    SubtensorOptions::default(),
+                )?))
+            }
+            (None, None) => None,
+        };
+        std::fs::create_dir_all(&a.out).map_err(|source| veil::Error::Write {
+            path: a.out.clone(),
+            source,
+        })?;
+        let weights_out = a
+            .weights_out
+            .clone()
+            .unwrap_or_else(|| a.out.join("weights.json"));
+        let config = ValidatorConfig {
+            chain,
+            format,
+            timeout: secs("--timeout", &a.timeout)?,
+            reveal_buffer: secs("--reveal-buffer", &a.reveal_buffer)?,
+            retries: u32::try_from(args::parse_u64("--retries", &a.retries)?)
+                .map_err(|_| veil::Error::value("--retries", "too large"))?,
+            variations: count("--variations", &a.variations)?,
+            out_dir: a.out.clone(),
+            max_object: veil::validator::DEFAULT_MAX_OBJECT,
+            concurrency: count("--concurrency", &a.concurrency)?,
+            reputation: a.reputation.clone(),
+        };
+        let cycles = args::parse_u64("--cycles", &a.cycles)?;
+        let period = secs("--period", &a.period)?;
+        let validator = Validator::new(
+            keypair,
+            config,
+            base_images,
+            Arc::new(FileSink::new(&weights_out)),
+            Arc::new(SystemClock),
+        )?;
+        let rt = runtime()?;
+        rt.block_on(async {
+            let book = match registry {
+                Some(r) => {
+                    let book = CommitmentBook::new(r);
+                    book.set_hotkeys(Some(
+                        targets.iter().map(|(_, t)| t.hotkey.clone()).collect(),
+                    ));
+                    Some(book)
+                }
+                None => None,
+            };
+            // One signal listener for the whole run: a stop during a cycle
+            // ends it (no results for that cycle), between cycles ends the wait.
+            let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop_tx.send(true);
+            });
+            let mut done = 0u64;
+            loop {
+                let started = tokio::time::Instant::now();
+                if let Some(book) = &book
+                    && let Err(e) = book.refresh().await
+                {
+                    tracing::warn!(%e, "commitments not refreshed; using the last good set");
+                }
+                let mut miners = Vec::with_capacity(targets.len());
+                for (uid, target) in &targets {
+                    let (store, store_record) =
+                        miner_store(&target.hotkey, book.as_ref(), &shared, &shared_spec);
+                    miners.push(MinerEntry {
+                        uid: *uid,
+                        target: target.clone(),
+                        store,
+                        store_record,
+                    });
+                }
+                let report = tokio::select! {
+                    r = validator.run_cycle(&miners) => r?,
+                    _ = stop.changed() => return Ok(()),
+                };
+                {
+                    let mut stdout = std::io::stdout().lock();
+                    writeln!(stdout, "{}", report.results.display())?;
+                    stdout.flush()?;
+                }
+                done += 1;
+                if cycles != 0 && done >= cycles {
+                    return Ok(());
+                }
+                tokio::select! {
+                    () = tokio::time::sleep_until(started + period) => {}
+                    _ = stop.changed() => return Ok(()),
+                }
+            }
+        })
+    }
+}
+
 fn main() -> ExitCode {
     // A panic is a bug; even then, one line and exit 1, never a backtrace.
     std::panic::set_hook(Box::new(|info| {
@@ -968,7 +1402,12 @@ fn main() -> ExitCode {
             "veil: internal error (a bug, please report): {}",
             one_line(&msg)
         );
-        std::process::exit(1);
+        // On the main thread the command is over. Elsewhere (a miner's
+        // worker on one hostile request) the task's owner sees the failure
+        // and the server goes on.
+        if std::thread::current().name() == Some("main") {
+            std::process::exit(1);
+        }
     }));
 
     // Logs (relay decisions, waits) go to stderr only when asked for with

@@ -144,6 +144,37 @@ pub fn encrypt(
     }
 }
 
+/// Seals `plaintext` (held in memory) to the prepared round in `format`,
+/// returning the sealed bytes. For many plaintexts of one round, prepare
+/// the round once ([`PreparedRound::new`]) and share it.
+///
+/// # Errors
+///
+/// A plaintext too large for a whole-buffer format.
+pub fn seal_bytes(
+    prepared: &PreparedRound,
+    format: Format,
+    plaintext: &[u8],
+    rng: &mut (impl CryptoRng + RngCore),
+) -> Result<Vec<u8>, Error> {
+    match format {
+        Format::Age => {
+            let mut out = Vec::with_capacity(plaintext.len().saturating_add(512));
+            seal_age(prepared, &mut Cursor::new(plaintext), &mut out, rng)?;
+            Ok(out)
+        }
+        _ => {
+            let overhead = Layout::Tle.overhead() + 16;
+            if plaintext.len() > MAX_TLE_LEN - overhead {
+                return Err(Error::InputTooLarge {
+                    max: MAX_TLE_LEN - overhead,
+                });
+            }
+            seal_whole(prepared, format, plaintext, rng)
+        }
+    }
+}
+
 fn seal_whole(
     prepared: &PreparedRound,
     format: Format,

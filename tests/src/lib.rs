@@ -6,8 +6,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod bittensor;
 pub mod devnet;
 pub mod moto;
+pub mod phase4;
 pub mod subtensor;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,449 @@
+//! The MIID Phase 4 miner: answers `IdentitySynapse` requests behind the
+//! axon ([`crate::axon`]).
+//!
+//! For one request:
+//!
+//! 1. the `image_request` is decoded by the core
+//!    ([`ImageRequestMeta::decode`]: key-safe names, known variation types
+//!    and intensities, at most 16 variations) and its base64 image is
+//!    size-checked before decoding, then decoded within [`ImageLimits`];
+//! 2. `path_signature` is signed once (`{challenge_id}:{miner_ss58}`);
+//! 3. each variation, concurrently (bounded by a semaphore shared by all
+//!    requests): generated ([`Generator`], seeded by
+//!    [`variation_seed`]`(hotkey, challenge_id, index)`), hashed (SHA-256 of
+//!    the PNG), signed (`challenge:{cid}:hash:{hash}`), sealed to
+//!    `target_drand_round` (one prepared round per request), and uploaded
+//!    through the [`Uploader`];
+//! 4. only objects that are **stored** are reported as `S3Submission`s;
+//!    a spooled object goes up later but its key is not reported (the
+//!    validator would look for it now and find nothing).
+//!
+//! Work that outlives the caller's timeout is abandoned and what finished
+//! is answered, so a slow generator costs variations, not the whole answer.
+
+use alloc::borrow::Cow;
+use alloc::sync::Arc;
+use core::time::Duration;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use rand_core::OsRng;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value, json};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use veil_core::Chain;
+use veil_core::format::Format;
+use veil_core::ibe::PreparedRound;
+use veil_core::miid::{
+    self, ImageHasher, ImageRequestMeta, JsonStr, KeyParts, S3Submission, variation_seed,
+};
+use veil_core::sign::Keypair;
+
+use crate::axon::{Caller, Refusal, Synapse, address_of};
+use crate::drand::Clock;
+use crate::generator::{Generator, Job, Variation};
+use crate::images::{self, ImageLimits};
+use crate::store::spool::{Upload, Uploader};
+use crate::timelock;
+
+/// The synapse a miner serves.
+pub const SYNAPSE: &str = "IdentitySynapse";
+
+/// MIID's default challenge id when the request names none.
+pub const DEFAULT_CHALLENGE_ID: &str = "sandbox_test";
+
+/// An `S3Submission` as the shell holds it (owned strings). Serialized
+/// with exactly MIID's field names.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Submission {
+    /// Where the sealed image is stored.
+    pub s3_key: String,
+    /// SHA-256 hex of the plaintext PNG.
+    pub image_hash: String,
+    /// 128 hex characters: the miner's signature of
+    /// `challenge:{cid}:hash:{image_hash}`.
+    pub signature: String,
+    /// The variation type.
+    pub variation_type: String,
+    /// 16 hex characters.
+    pub path_signature: String,
+}
+
+impl Submission {
+    /// The core's view, for its checks.
+    pub fn as_core(&self) -> S3Submission<'_> {
+        S3Submission {
+            s3_key: &self.s3_key,
+            image_hash: &self.image_hash,
+            signature: &self.signature,
+            variation_type: &self.variation_type,
+            path_signature: &self.path_signature,
+        }
+    }
+}
+
+/// How a miner works.
+#[derive(Clone, Debug)]
+pub struct MinerConfig {
+    /// The chain to seal to.
+    pub chain: Chain,
+    /// The timelock format (MIID's graders read `bittensor`).
+    pub format: Format,
+    /// Limits on the base image.
+    pub limits: ImageLimits,
+    /// Variations in progress at once, across all requests.
+    pub concurrency: usize,
+    /// Seal to rounds already emitted (tests with public beacons only:
+    /// such images can be opened by anyone at once). Refused otherwise.
+    pub allow_emitted_rounds: bool,
+}
+
+/// A miner: the [`Synapse`] behind `veil miner`'s axon.
+pub struct Miner {
+    keypair: Arc<Keypair>,
+    hotkey: String,
+    hotkey_bytes: [u8; 32],
+    config: MinerConfig,
+    uploader: Arc<Uploader>,
+    generator: Arc<dyn Generator>,
+    clock: Arc<dyn Clock>,
+    permits: Arc<Semaphore>,
+}
+
+impl core::fmt::Debug for Miner {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Miner")
+            .field("hotkey", &self.hotkey)
+            .field("generator", &self.generator.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct RequestBody<'a> {
+    #[serde(borrow, default)]
+    image_request: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct BaseImage<'a> {
+    #[serde(borrow)]
+    base_image: Cow<'a, str>,
+}
+
+/// One variation, owned, for a worker task.
+struct Work {
+    index: u32,
+    kind: String,
+    intensity: String,
+    description: String,
+    detail: String,
+}
+
+/// What a worker task reports.
+enum Outcome {
+    Stored(Submission),
+    Spooled(String),
+    Failed(u32, String),
+}
+
+fn unescape(raw: &str) -> Result<String, Refusal> {
+    let mut buf = vec![0u8; raw.len()];
+    JsonStr(raw)
+        .unescape_into(&mut buf)
+        .map(str::to_owned)
+        .map_err(|e| Refusal::new(400, format!("image_request: {e}")))
+}
+
+impl Miner {
+    /// A miner signing with `keypair`, uploading through `uploader`.
+    pub fn new(
+        keypair: Arc<Keypair>,
+        config: MinerConfig,
+        uploader: Arc<Uploader>,
+        generator: Arc<dyn Generator>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let public = keypair.public();
+        Self {
+            hotkey: address_of(&public),
+            hotkey_bytes: public.to_bytes(),
+            permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            keypair,
+            config,
+            uploader,
+            generator,
+            clock,
+        }
+    }
+
+    /// The miner's SS58 hotkey.
+    pub fn hotkey(&self) -> &str {
+        &self.hotkey
+    }
+
+    /// Makes, seals and uploads the variations one request asks for.
+    ///
+    /// # Errors
+    ///
+    /// A [`Refusal`] (400) for a malformed request or base image.
+    pub async fn answer(
+        &self,
+        body: &[u8],
+        deadline: Option<Duration>,
+    ) -> Result<Vec<Submission>, Refusal> {
+        let started = Instant::now();
+        let parsed: RequestBody<'_> = serde_json::from_slice(body)
+            .map_err(|e| Refusal::new(400, format!("the body is not an IdentitySynapse: {e}")))?;
+        let raw = parsed
+            .image_request
+            .filter(|r| r.get() != "null")
+            .ok_or_else(|| Refusal::new(400, "the request has no image_request"))?;
+        let meta = ImageRequestMeta::decode(raw.get().as_bytes())
+            .map_err(|e| Refusal::new(400, format!("image_request: {e}")))?;
+        let cid = meta
+            .challenge_id
+            .filter(|c| !c.is_empty())
+            .unwrap_or(DEFAULT_CHALLENGE_ID)
+            .to_owned();
+        let round = meta.target_drand_round;
+        if self
+            .config
+            .chain
+            .time()
+            .time_of(round)
+            .is_ok_and(|t| t <= self.clock.now())
+        {
+            if !self.config.allow_emitted_rounds {
+                return Err(Refusal::new(
+                    400,
+                    format!(
+                        "target_drand_round {round} is already emitted: images sealed to it could be opened at once"
+                    ),
+                ));
+            }
+            tracing::warn!(%round, "the target round is already emitted: the images are sealed to a public key anyone can open now");
+        }
+        let base: BaseImage<'_> = serde_json::from_str(raw.get())
+            .map_err(|_| Refusal::new(400, "image_request: base_image must be a string"))?;
+        // Decoding is CPU work (and up to the decode limit of memory): off
+        // the async workers, under the same bound as the variations.
+        let text = base.base_image.into_owned();
+        let limits = self.config.limits;
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| Refusal::new(503, "the miner is shutting down"))?;
+        let (base_bytes, base_image) = tokio::task::spawn_blocking(move || {
+            let bytes = images::decode_base64(&text, limits.max_bytes)?;
+            let image = images::decode(&bytes, &limits)?;
+            Ok::<_, crate::Error>((bytes, image))
+        })
+        .await
+        .map_err(|_| Refusal::new(500, "internal error decoding the base image"))?
+        .map_err(|e| Refusal::new(400, format!("base_image: {e}")))?;
+        drop(permit);
+        let prepared = Arc::new(
+            PreparedRound::new(&self.config.chain, round)
+                .map_err(|e| Refusal::new(400, format!("target_drand_round: {e}")))?,
+        );
+        let path_msg = miid::path_message(&cid, &self.hotkey)
+            .map_err(|e| Refusal::new(400, format!("challenge_id: {e}")))?;
+        let path_sig = miid::path_signature(&self.keypair.sign(path_msg.as_bytes(), &mut OsRng));
+        let mut work = Vec::with_capacity(meta.variation_requests.len());
+        for (i, v) in meta.variation_requests.iter().enumerate() {
+            work.push(Work {
+                index: u32::try_from(i).unwrap_or(u32::MAX),
+                kind: v.kind.to_owned(),
+                intensity: v.intensity.to_owned(),
+                description: unescape(v.description)?,
+                detail: unescape(v.detail)?,
+            });
+        }
+        let shared = Arc::new(Shared {
+            keypair: Arc::clone(&self.keypair),
+            hotkey: self.hotkey.clone(),
+            hotkey_bytes: self.hotkey_bytes,
+            cid: cid.clone(),
+            path_sig: path_sig.to_string(),
+            image_filename: meta.image_filename.to_owned(),
+            base_bytes,
+            base_image,
+            prepared,
+            format: self.config.format,
+            generator: Arc::clone(&self.generator),
+        });
+        let requested = work.len();
+        let mut tasks = JoinSet::new();
+        for w in work {
+            let shared = Arc::clone(&shared);
+            let permits = Arc::clone(&self.permits);
+            let uploader = Arc::clone(&self.uploader);
+            let clock = Arc::clone(&self.clock);
+            tasks.spawn(async move {
+                let Ok(permit) = permits.acquire_owned().await else {
+                    return Outcome::Failed(w.index, "the miner is shutting down".into());
+                };
+                let index = w.index;
+                // The permit lives as long as the blocking work, even when
+                // this task is aborted at the deadline: abandoned work still
+                // counts against the bound until it ends.
+                let made = tokio::task::spawn_blocking(move || {
+                    let made = shared.make(&w, clock.now());
+                    drop(permit);
+                    made
+                })
+                .await;
+                match made {
+                    Ok(Ok((sub, sealed))) => match uploader.upload(&sub.s3_key, &sealed).await {
+                        Ok(Upload::Stored) => Outcome::Stored(sub),
+                        Ok(Upload::Spooled) => Outcome::Spooled(sub.s3_key),
+                        Err(e) => Outcome::Failed(index, format!("upload: {e}")),
+                    },
+                    Ok(Err(e)) => Outcome::Failed(index, e),
+                    Err(e) => Outcome::Failed(index, format!("worker failed: {e}")),
+                }
+            });
+        }
+        let mut stored = Vec::new();
+        let (mut spooled, mut failed) = (0usize, 0usize);
+        let collect = async {
+            while let Some(done) = tasks.join_next().await {
+                match done {
+                    Ok(Outcome::Stored(s)) => stored.push(s),
+                    Ok(Outcome::Spooled(key)) => {
+                        spooled += 1;
+                        tracing::warn!(key, "spooled: not reported to the validator");
+                    }
+                    Ok(Outcome::Failed(i, why)) => {
+                        failed += 1;
+                        tracing::warn!(index = i, reason = %why, "variation failed");
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        tracing::warn!(%e, "variation task failed");
+                    }
+                }
+            }
+        };
+        let timed_out = match deadline {
+            Some(d) => tokio::time::timeout(d, collect).await.is_err(),
+            None => {
+                collect.await;
+                false
+            }
+        };
+        if timed_out {
+            tasks.abort_all();
+        }
+        stored.sort_by(|a, b| a.s3_key.cmp(&b.s3_key));
+        tracing::info!(
+            challenge = %cid,
+            %round,
+            requested,
+            stored = stored.len(),
+            spooled,
+            failed,
+            timed_out,
+            secs = started.elapsed().as_secs_f64(),
+            "answered"
+        );
+        Ok(stored)
+    }
+}
+
+/// What every worker of one request shares.
+struct Shared {
+    keypair: Arc<Keypair>,
+    hotkey: String,
+    hotkey_bytes: [u8; 32],
+    cid: String,
+    path_sig: String,
+    image_filename: String,
+    base_bytes: Vec<u8>,
+    base_image: image::RgbImage,
+    prepared: Arc<PreparedRound>,
+    format: Format,
+    generator: Arc<dyn Generator>,
+}
+
+impl Shared {
+    /// Generates, hashes, signs and seals one variation.
+    fn make(&self, w: &Work, now: u64) -> Result<(Submission, Vec<u8>), String> {
+        let variation = Variation {
+            index: w.index,
+            kind: &w.kind,
+            intensity: &w.intensity,
+            description: &w.description,
+            detail: &w.detail,
+            seed: variation_seed(&self.hotkey_bytes, &self.cid, w.index),
+        };
+        let job = Job {
+            base: &self.base_image,
+            base_bytes: &self.base_bytes,
+            base_filename: &self.image_filename,
+            challenge_id: &self.cid,
+            variations: core::slice::from_ref(&variation),
+        };
+        let png = self
+            .generator
+            .generate(&job)
+            .into_iter()
+            .next()
+            .ok_or_else(|| "the generator made nothing".to_owned())?
+            .map_err(|e| format!("generator: {e}"))?;
+        let mut hasher = ImageHasher::new();
+        hasher.update(&png);
+        let hash = hasher.finalize_hex();
+        let msg = miid::image_message(&self.cid, &hash).map_err(|e| e.to_string())?;
+        let signature = self.keypair.sign(msg.as_bytes(), &mut OsRng).to_hex();
+        let key = miid::object_key(&KeyParts {
+            challenge_id: &self.cid,
+            miner_ss58: &self.hotkey,
+            path_signature: &self.path_sig,
+            image_filename: &self.image_filename,
+            variation_type: &w.kind,
+            unix_ts: now,
+            index: w.index,
+        })
+        .map_err(|e| e.to_string())?;
+        let sealed = timelock::seal_bytes(&self.prepared, self.format, &png, &mut OsRng)
+            .map_err(|e| format!("seal: {e}"))?;
+        Ok((
+            Submission {
+                s3_key: key.to_string(),
+                image_hash: hash.to_string(),
+                signature: signature.to_string(),
+                variation_type: w.kind.clone(),
+                path_signature: self.path_sig.clone(),
+            },
+            sealed,
+        ))
+    }
+}
+
+#[async_trait::async_trait]
+impl Synapse for Miner {
+    fn name(&self) -> &'static str {
+        SYNAPSE
+    }
+
+    async fn forward(&self, caller: Caller, body: Bytes) -> Result<Map<String, Value>, Refusal> {
+        // Leave a margin for the answer to travel back within the caller's timeout.
+        let deadline = caller
+            .timeout_ms
+            .map(|t| Duration::from_millis(t.saturating_sub(t / 10).saturating_sub(250)));
+        tracing::debug!(caller = %caller.hotkey, "IdentitySynapse");
+        let started = Instant::now();
+        let submissions = self.answer(&body, deadline).await?;
+        let mut fields = Map::new();
+        fields.insert("s3_submissions".into(), json!(submissions));
+        fields.insert(
+            "process_time".into(),
+            json!(started.elapsed().as_secs_f64()),
+        );
+        Ok(fields)
+    }
+}
