@@ -21,6 +21,7 @@
 //! 8. the synapse answers: JSON with `axon.status_code` (and the
 //!    `bt_header_axon_status_code` header) that a Python dendrite reads.
 
+use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use core::time::Duration;
 use std::collections::{HashMap, HashSet};
@@ -541,7 +542,10 @@ impl Dendrite {
     }
 
     /// Sends the synapse `name` with `fields` to `target` and waits at most
-    /// `timeout` for the whole answer.
+    /// `timeout` for the whole answer. `fields` are the synapse's own
+    /// (e.g. `image_request`); the protocol's (`name`, `timeout`,
+    /// `computed_body_hash`, `dendrite`, `axon`) are added here, and a field
+    /// of that name in `fields` is not sent.
     ///
     /// # Errors
     ///
@@ -550,7 +554,7 @@ impl Dendrite {
         &self,
         target: &AxonTarget,
         name: &str,
-        mut fields: Map<String, Value>,
+        fields: &Map<String, Value>,
         timeout: Duration,
     ) -> Result<Reply, CallError> {
         let nonce = self.next_nonce();
@@ -564,20 +568,36 @@ impl Dendrite {
         .map_err(|e| CallError::Invalid(e.to_string()))?;
         let signature = axon::sign_request(&self.keypair, &message, &mut OsRng);
         let timeout_text = format!("{:.1}", timeout.as_secs_f64());
-        fields.insert("name".into(), json!(name));
-        fields.insert("timeout".into(), json!(timeout.as_secs_f64()));
-        fields.insert("computed_body_hash".into(), json!(""));
-        fields.insert(
-            "dendrite".into(),
-            json!({
+        // The synapse's fields are serialized from the caller's map (they
+        // hold the base64 image: no copy per call), next to this call's own.
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            name: &'a str,
+            timeout: f64,
+            computed_body_hash: &'a str,
+            dendrite: Value,
+            axon: Value,
+            #[serde(flatten)]
+            fields: BTreeMap<&'a str, &'a Value>,
+        }
+        const PROTOCOL_FIELDS: [&str; 5] =
+            ["name", "timeout", "computed_body_hash", "dendrite", "axon"];
+        let body = Body {
+            name,
+            timeout: timeout.as_secs_f64(),
+            computed_body_hash: "",
+            dendrite: json!({
                 "hotkey": self.hotkey, "nonce": nonce, "uuid": self.uuid,
                 "version": DENDRITE_VERSION, "signature": signature.as_str(), "ip": "127.0.0.1",
             }),
-        );
-        fields.insert(
-            "axon".into(),
-            json!({ "hotkey": target.hotkey, "ip": target.host, "port": target.port }),
-        );
+            axon: json!({ "hotkey": target.hotkey, "ip": target.host, "port": target.port }),
+            fields: fields
+                .iter()
+                .filter(|(k, _)| !PROTOCOL_FIELDS.contains(&k.as_str()))
+                .map(|(k, v)| (k.as_str(), v))
+                .collect(),
+        };
+        let body = serde_json::to_vec(&body).map_err(|e| CallError::Invalid(e.to_string()))?;
         let started = Instant::now();
         let request = self
             .http
@@ -596,7 +616,7 @@ impl Dendrite {
             .header(header::DENDRITE_HOTKEY, &self.hotkey)
             .header(header::DENDRITE_SIGNATURE, signature.as_str())
             .header(header::COMPUTED_BODY_HASH, EMPTY_BODY_HASH)
-            .body(Value::Object(fields).to_string());
+            .body(body);
         let classify = |e: reqwest::Error| {
             if e.is_timeout() {
                 CallError::Timeout(timeout)

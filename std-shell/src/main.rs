@@ -733,19 +733,10 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
             netuid,
             hotkey,
         }) => {
-            let source: alloc::sync::Arc<dyn CommitmentRegistry> = match (registry, subtensor) {
-                (Some(path), _) => alloc::sync::Arc::new(LocalRegistry::new(&path)),
-                (None, Some(url)) => {
-                    let netuid = args::parse_u64("--netuid", netuid.as_deref().unwrap_or(""))?;
-                    let netuid = u16::try_from(netuid)
-                        .map_err(|_| veil::Error::value("--netuid", "0 to 65535"))?;
-                    alloc::sync::Arc::new(SubtensorRegistry::new(
-                        &url,
-                        netuid,
-                        SubtensorOptions::default(),
-                    )?)
-                }
-                (None, None) => return unreachable_args(),
+            let Some(source) =
+                commitment_registry(registry.as_deref(), subtensor.as_deref(), netuid.as_deref())?
+            else {
+                anyhow::bail!("give --registry FILE or --subtensor URL --netuid N");
             };
             let book = CommitmentBook::new(source);
             if !hotkey.is_empty() {
@@ -978,6 +969,29 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")
+}
+
+/// The commitments registry named by `--registry FILE` or `--subtensor URL
+/// --netuid N` (the file wins when both are given), if any.
+fn commitment_registry(
+    registry: Option<&std::path::Path>,
+    subtensor: Option<&str>,
+    netuid: Option<&str>,
+) -> Result<Option<alloc::sync::Arc<dyn CommitmentRegistry>>> {
+    Ok(match (registry, subtensor) {
+        (Some(path), _) => Some(alloc::sync::Arc::new(LocalRegistry::new(path))),
+        (None, Some(url)) => {
+            let netuid = args::parse_u64("--netuid", netuid.unwrap_or(""))?;
+            let netuid =
+                u16::try_from(netuid).map_err(|_| veil::Error::value("--netuid", "0 to 65535"))?;
+            Some(alloc::sync::Arc::new(SubtensorRegistry::new(
+                url,
+                netuid,
+                SubtensorOptions::default(),
+            )?))
+        }
+        (None, None) => None,
+    })
 }
 
 /// A drand client pinned to `chain` over `relays` (the public relays when
@@ -1285,20 +1299,11 @@ mod roles {
         if targets.is_empty() {
             anyhow::bail!("no miner to query: the metagraph lists no serving neuron");
         }
-        let registry: Option<Arc<dyn CommitmentRegistry>> = match (&a.registry, &a.subtensor) {
-            (Some(path), _) => Some(Arc::new(LocalRegistry::new(path))),
-            (None, Some(url)) => {
-                let netuid = args::parse_u64("--netuid", a.netuid.as_deref().unwrap_or(""))?;
-                let netuid = u16::try_from(netuid)
-                    .map_err(|_| veil::Error::value("--netuid", "0 to 65535"))?;
-                Some(Arc::new(SubtensorRegistry::new(
-                    url,
-                    netuid,
-                    SubtensorOptions::default(),
-                )?))
-            }
-            (None, None) => None,
-        };
+        let registry = commitment_registry(
+            a.registry.as_deref(),
+            a.subtensor.as_deref(),
+            a.netuid.as_deref(),
+        )?;
         std::fs::create_dir_all(&a.out).map_err(|source| veil::Error::Write {
             path: a.out.clone(),
             source,

@@ -517,7 +517,7 @@ impl Validator {
                 .min(left);
             outcome = self
                 .dendrite
-                .call(&m.target, SYNAPSE, c.fields.clone(), timeout)
+                .call(&m.target, SYNAPSE, &c.fields, timeout)
                 .await;
             match &outcome {
                 Err(e) if e.is_transient() && attempt < self.config.retries => {

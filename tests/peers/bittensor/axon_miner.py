@@ -71,17 +71,6 @@ def fail(msg: str) -> None:
     sys.exit(1)
 
 
-def seed_bytes(seed_hex: str) -> bytes:
-    raw = seed_hex[2:] if seed_hex.startswith(("0x", "0X")) else seed_hex
-    try:
-        seed = bytes.fromhex(raw)
-    except ValueError:
-        fail(f"--seed is not hex: {seed_hex!r}")
-    if len(seed) != 32:
-        fail(f"--seed is {len(seed)} bytes, not 32")
-    return seed
-
-
 def port_is_free(port: int) -> bool:
     # uvicorn binds with SO_REUSEADDR; the probe does the same so it agrees with it.
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -197,7 +186,10 @@ def main() -> None:
     p.add_argument("--record")
     args = p.parse_args()
 
-    seed = seed_bytes(args.seed)
+    try:
+        seed = mp.seed_from_hex(args.seed)
+    except ValueError as e:
+        fail(str(e))
     if not 1024 < args.port < 65535:
         fail(f"--port {args.port}: the axon accepts 1025..65534 only")
     os.makedirs(args.store_dir, exist_ok=True)

@@ -49,14 +49,10 @@ def fail(msg: str) -> None:
 
 
 def keypair_from_seed(seed_hex: str) -> Keypair:
-    raw = seed_hex[2:] if seed_hex.startswith(("0x", "0X")) else seed_hex
     try:
-        seed = bytes.fromhex(raw)
-    except ValueError:
-        fail(f"--seed is not hex: {seed_hex!r}")
-    if len(seed) != 32:
-        fail(f"--seed is {len(seed)} bytes, not 32")
-    return Keypair.create_from_seed(seed.hex())
+        return Keypair.create_from_seed(mp.seed_from_hex(seed_hex).hex())
+    except ValueError as e:
+        fail(str(e))
 
 
 def parse_variation(text: str) -> mp.VariationRequest:

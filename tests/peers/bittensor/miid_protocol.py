@@ -1,49 +1,26 @@
 """MIID's Phase 4 wire protocol (MIID/protocol.py at HEAD, per the reference notes §1.2),
-declared here on the real bittensor 10.5 `bt.Synapse`, not imported from MIID.
+declared here on the real bittensor 10.5 `bt.Synapse`, not imported from MIID; the records
+(VariationRequest, ImageRequest, S3Submission) come from ../py/miid_models.py.
 
 IdentitySynapse has no required fields and no `required_hash_fields`, exactly as MIID's: the
 body hash the dendrite signs is then sha3-256 of the empty string, and no
-`bt_header_input_obj_*` headers are sent. The screen_replay-only `screen_replay_uav` field of
-S3Submission is left out (no test sends it; pydantic ignores unknown fields).
+`bt_header_input_obj_*` headers are sent.
 """
 
+import os
+import sys
 from typing import List, Optional
-
-from pydantic import BaseModel
 
 import offline_bittensor
 
+# The record models are the ones tests/peers/py/miid_models.py declares (pydantic only, no
+# bittensor), so both peers parse exactly the same shapes.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "py"))
+from miid_models import ImageRequest, S3Submission, VariationRequest  # noqa: E402
+
+__all__ = ["IdentitySynapse", "ImageRequest", "S3Submission", "VariationRequest", "bt"]
+
 bt = offline_bittensor.load()
-
-
-class VariationRequest(BaseModel):
-    type: str  # pose_edit, lighting_edit, ..., "a+b" combinations, screen_replay
-    intensity: str  # light, medium, far
-    description: str = ""
-    detail: str = ""
-
-
-class ImageRequest(BaseModel):
-    base_image: str  # base64 of the seed image
-    image_filename: str
-    variation_requests: List[VariationRequest] = []
-    target_drand_round: int
-    reveal_timestamp: int
-    challenge_id: Optional[str] = None
-    daily_seed_image: Optional[str] = None
-    daily_seed_filename: Optional[str] = None
-    real_screen_replay_instructions: Optional[str] = None
-
-
-class S3Submission(BaseModel):
-    s3_key: str
-    image_hash: str  # sha256 hex of the plaintext PNG
-    signature: str  # sr25519 hex (no 0x) over b"challenge:{cid}:hash:{image_hash}"
-    variation_type: str
-    path_signature: str  # first 16 hex chars of a signature over b"{cid}:{ss58}"
-    s3_key_angle2: Optional[str] = None
-    image_hash_angle2: Optional[str] = None
-    signature_angle2: Optional[str] = None
 
 
 class IdentitySynapse(bt.Synapse):
@@ -54,6 +31,18 @@ class IdentitySynapse(bt.Synapse):
 
     def deserialize(self) -> Optional[List[S3Submission]]:
         return self.s3_submissions
+
+
+def seed_from_hex(seed_hex: str) -> bytes:
+    """A 32-byte sr25519 mini secret from hex (any case, `0x` allowed); ValueError otherwise."""
+    raw = seed_hex[2:] if seed_hex.startswith(("0x", "0X")) else seed_hex
+    try:
+        seed = bytes.fromhex(raw)
+    except ValueError:
+        raise ValueError(f"--seed is not hex: {seed_hex!r}") from None
+    if len(seed) != 32:
+        raise ValueError(f"--seed is {len(seed)} bytes, not 32")
+    return seed
 
 
 def signed_image_message(challenge_id: str, image_hash: str) -> bytes:

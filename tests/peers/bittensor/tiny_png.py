@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Small valid PNG images in pure Python (zlib + struct), for the bittensor interop peers.
+"""Small valid PNG images in pure Python, for the bittensor interop peers.
 
     tiny_png.py OUT [TEXT]    writes a 16x16 RGB PNG whose pixels derive from TEXT to OUT
 
@@ -8,37 +8,26 @@ stream of `seed`, so different seeds give different images (and different hashes
 """
 
 import hashlib
-import struct
+import os
 import sys
-import zlib
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+# The PNG writer of tests/peers/py/miid_models.py (stdlib + pydantic, both in this venv).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "py"))
+import miid_models  # noqa: E402
 
 
 def make_png(seed: bytes, width: int = 16, height: int = 16) -> bytes:
     row_len = width * 3
-    need = row_len * height
     stream = b""
     counter = 0
-    while len(stream) < need:
+    while len(stream) < row_len * height:
         stream += hashlib.sha256(seed + counter.to_bytes(4, "big")).digest()
         counter += 1
-    # Each scanline: filter byte 0 (None) then the RGB bytes.
-    raw = b"".join(
-        b"\x00" + stream[y * row_len : (y + 1) * row_len] for y in range(height)
-    )
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
-    return (
-        PNG_MAGIC
-        + _chunk(b"IHDR", ihdr)
-        + _chunk(b"IDAT", zlib.compress(raw, 9))
-        + _chunk(b"IEND", b"")
-    )
+    rows = [
+        [tuple(stream[y * row_len + 3 * x : y * row_len + 3 * x + 3]) for x in range(width)]
+        for y in range(height)
+    ]
+    return miid_models.tiny_png(rows)
 
 
 def main() -> None:
