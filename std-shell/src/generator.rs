@@ -1205,6 +1205,50 @@ mod tests {
         }
     }
 
+    /// The near-duplicate rule of the reveal holds for the built-in
+    /// generator: honest miners (different seeds) are never near
+    /// duplicates of each other, and re-encoded or rescaled copies are.
+    #[test]
+    fn builtin_variations_of_different_seeds_are_not_near_duplicates() {
+        use crate::images::{Fingerprint, NEAR_DUPLICATE_MAX};
+        use crate::validator::STANDARD_VARIATIONS;
+        for name in ["face-01.png", "face-04.png", "face-08.jpg"] {
+            let (base, bytes) = sample(name);
+            for (kind, intensity, _) in STANDARD_VARIATIONS {
+                let vars: Vec<Variation<'_>> = (0..5)
+                    .map(|s| variation(u32::from(s), kind, intensity, s + 20))
+                    .collect();
+                let imgs: Vec<RgbImage> = run(&Builtin, &base, &bytes, &vars)
+                    .into_iter()
+                    .map(|o| images::decode(&o.unwrap(), &ImageLimits::default()).unwrap())
+                    .collect();
+                let prints: Vec<Fingerprint> = imgs.iter().map(Fingerprint::of).collect();
+                for (i, a) in prints.iter().enumerate() {
+                    for b in &prints[i + 1..] {
+                        let d = a.distance(b);
+                        assert!(
+                            d > NEAR_DUPLICATE_MAX,
+                            "{name} {kind} {intensity}: seeds {d}"
+                        );
+                    }
+                }
+                let limits = ImageLimits::default();
+                let jpeg = images::thumbnail_jpeg(&imgs[0], 4096).unwrap();
+                let half = images::thumbnail_jpeg(&imgs[0], imgs[0].width() / 2).unwrap();
+                for copy in [jpeg, half] {
+                    let d = prints[0]
+                        .distance(&Fingerprint::of(&images::decode(&copy, &limits).unwrap()));
+                    assert!(
+                        d <= NEAR_DUPLICATE_MAX,
+                        "{name} {kind} {intensity}: copy {d}"
+                    );
+                }
+                let back = Fingerprint::from_hex(&prints[0].to_hex()).unwrap();
+                assert_eq!(back, prints[0]);
+            }
+        }
+    }
+
     #[test]
     fn builtin_every_type_and_intensity_is_a_visible_png_of_the_base_size() {
         for name in ["face-01.png", "face-08.jpg"] {

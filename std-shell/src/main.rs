@@ -150,6 +150,14 @@ enum Command {
     /// Run MIID Phase 4 validator cycles: query the miners, check every
     /// submission, write results JSON; prints each results file's path.
     Validator(Box<ValidatorArgs>),
+    /// Post-validation: once the target round of a results file is
+    /// emitted, open every accepted submission and check it; writes the
+    /// reveal JSON, the HTML report and the reputation file. Resumable.
+    Reveal(Box<RevealArgs>),
+    /// The whole Phase 4 flow on this machine, nothing to set up: a devnet
+    /// beacon, a local store, N miners and a validator over loopback, then
+    /// the reveal; prints a summary and where the report is.
+    Sandbox(Box<SandboxArgs>),
     /// Describe a sealed IN as JSON without decrypting it.
     Inspect {
         /// The ciphertext (default stdin).
@@ -569,6 +577,92 @@ struct ValidatorArgs {
 }
 
 #[derive(Args)]
+struct RevealArgs {
+    /// The results file of a validator cycle.
+    #[arg(long, value_name = "FILE")]
+    results: PathBuf,
+    /// Fetch the round's beacon from this drand relay (or a devnet);
+    /// repeat to fail over in order. Default: the public drand relays.
+    #[arg(long, value_name = "URL")]
+    relay: Vec<String>,
+    /// The round's beacon signature, hex, instead of fetching it (it is
+    /// verified against the chain of the results).
+    #[arg(
+        long,
+        value_name = "HEX",
+        allow_hyphen_values = true,
+        conflicts_with = "relay"
+    )]
+    signature: Option<String>,
+    /// Read every miner's objects from this store instead of the one the
+    /// results name (miners with a commitment are read from its bucket).
+    #[arg(long, value_name = "STORE")]
+    store: Option<String>,
+    /// Read commitments (the miners' buckets and read keys) from this
+    /// registry file.
+    #[arg(long, value_name = "FILE", conflicts_with = "subtensor")]
+    registry: Option<PathBuf>,
+    /// ... or from subtensor's Commitments over this JSON-RPC URL.
+    #[arg(long, value_name = "URL", requires = "netuid")]
+    subtensor: Option<String>,
+    /// The subnet (with --subtensor).
+    #[arg(long, value_name = "N")]
+    netuid: Option<String>,
+    /// Where the reveal JSON, the report and the journal go (default: the
+    /// results file's folder).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// The reputation file to update (default: OUT/reputation.json); give
+    /// the same to `veil validator --reputation`.
+    #[arg(long, value_name = "FILE")]
+    reputation: Option<PathBuf>,
+    /// Objects opened at once (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    jobs: Option<String>,
+    /// Objects downloaded at once.
+    #[arg(long, value_name = "N", default_value = "16")]
+    downloads: String,
+}
+
+#[derive(Args)]
+struct SandboxArgs {
+    /// Miners run in this process.
+    #[arg(long, value_name = "N", default_value = "3")]
+    miners: String,
+    /// Variations asked of each miner (1 to 16).
+    #[arg(long, value_name = "K", default_value = "5")]
+    variations: String,
+    /// Cycles to run.
+    #[arg(long, value_name = "C", default_value = "1")]
+    cycles: String,
+    /// Where everything goes.
+    #[arg(long, value_name = "DIR", default_value = "veil-sandbox")]
+    out: PathBuf,
+    /// Seconds from the start of one cycle to the start of the next.
+    #[arg(long, value_name = "S", default_value = "0")]
+    period: String,
+    /// Also query this miner, HOST:PORT:SS58 (it must allow any validator
+    /// and seal to the sandbox's chain); repeatable.
+    #[arg(long = "remote-miner", value_name = "HOST:PORT:SS58")]
+    remote_miners: Vec<String>,
+    /// Use these drand relays (with --chain) instead of the devnet.
+    #[arg(long, value_name = "URL")]
+    relay: Vec<String>,
+    #[command(flatten)]
+    chain: ChainArg,
+    /// Store the objects here (dir:PATH, s3://BUCKET, public:URL) instead
+    /// of OUT/store.
+    #[arg(long, value_name = "STORE")]
+    store: Option<String>,
+    /// Seconds each miner has to answer.
+    #[arg(long, value_name = "S", default_value = "5")]
+    timeout: String,
+    /// Objects opened at once in the reveal (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    jobs: Option<String>,
+}
+
+#[derive(Args)]
 struct ChainArg {
     /// A built-in chain (quicknet, quicknet-t, default/mainnet, fastnet,
     /// testnet-unchained) or the path of a drand /info JSON file.
@@ -757,6 +851,8 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<()> {
         Command::Store(cmd) => store_command(cmd, out)?,
         Command::Miner(args) => roles::miner(*args)?,
         Command::Validator(args) => roles::validator(*args)?,
+        Command::Reveal(args) => jobs::reveal(*args, out)?,
+        Command::Sandbox(args) => jobs::sandbox(*args)?,
         Command::Inspect { input } => {
             let report = timelock::inspect(&mut open_input(input.as_deref())?)?;
             writeln!(out, "{}", serde_json::to_string(&report)?)?;
@@ -1110,7 +1206,6 @@ mod roles {
     use veil::generator::{Builtin, External, Generator};
     use veil::images::{self, ImageLimits};
     use veil::miner::{Miner, MinerConfig};
-    use veil::store::s3::{EndpointOverrides, S3Options, S3Store};
     use veil::validator::{Metagraph, MinerEntry, Validator, ValidatorConfig};
     use veil::weights::FileSink;
 
@@ -1231,10 +1326,7 @@ mod roles {
             let env = |name: &str| std::env::var(name).ok();
             // A malformed commitment costs that miner this cycle, never the
             // validator.
-            let store = EndpointOverrides::from_env(&env)
-                .and_then(|o| S3Config::for_commitment(&c.read(), &o))
-                .and_then(|config| S3Store::new(&config, S3Options::default()))
-                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+            let store = store::for_commitment(&c.read(), &env)
                 .map_err(|e| format!("the bucket of its commitment: {e}"));
             let describe = store.as_ref().map_or_else(Clone::clone, |s| s.describe());
             let record =
@@ -1272,30 +1364,7 @@ mod roles {
                 .collect::<Result<_>>()?,
         };
         let shared = a.store.open()?;
-        // A directory store is recorded by its absolute path, so the reveal
-        // can open it from anywhere.
-        let shared_spec = match a.store.store.strip_prefix("dir:").unwrap_or(&a.store.store) {
-            p if !a.store.store.contains(':') || a.store.store.starts_with("dir:") => {
-                let abs = std::fs::canonicalize(p).unwrap_or_else(|_| PathBuf::from(p));
-                format!("dir:{}", abs.display())
-            }
-            // A public URL is recorded without userinfo or query (either
-            // could carry a token).
-            _ => match a
-                .store
-                .store
-                .strip_prefix("public:")
-                .map(reqwest::Url::parse)
-            {
-                Some(Ok(mut url)) => {
-                    url.set_query(None);
-                    let _ = url.set_username("");
-                    let _ = url.set_password(None);
-                    format!("public:{url}")
-                }
-                _ => a.store.store.clone(),
-            },
-        };
+        let shared_spec = store::record_spec(&a.store.store);
         if targets.is_empty() {
             anyhow::bail!("no miner to query: the metagraph lists no serving neuron");
         }
@@ -1392,6 +1461,261 @@ mod roles {
             }
         })
     }
+}
+
+mod jobs {
+    //! `veil reveal` and `veil sandbox`.
+
+    use super::*;
+    use alloc::sync::Arc;
+    use core::time::Duration;
+    use veil::axon::AxonTarget;
+    use veil::images::ImageLimits;
+    use veil::reveal::{self, BeaconSource, Progress, Quiet, RevealConfig, Stores};
+    use veil::sandbox::{self, SandboxConfig, Say};
+
+    fn count(what: &'static str, text: &str) -> Result<usize> {
+        usize::try_from(args::parse_u64(what, text)?)
+            .map_err(|_| veil::Error::value(what, "too large").into())
+    }
+
+    fn jobs(text: Option<&str>) -> Result<usize> {
+        Ok(match text {
+            Some(n) => count("--jobs", n)?.max(1),
+            None => reveal::default_jobs(),
+        })
+    }
+
+    /// Notes on stderr, when it is a terminal.
+    struct Stderr;
+
+    impl Progress for Stderr {
+        fn note(&self, line: &str) {
+            eprintln!("veil reveal: {line}");
+        }
+    }
+
+    pub(super) fn reveal(a: RevealArgs, out: &mut impl Write) -> Result<()> {
+        let results = reveal::Results::load(&a.results)?;
+        let out_dir = match &a.out {
+            Some(dir) => dir.clone(),
+            None => a
+                .results
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), std::path::Path::to_path_buf),
+        };
+        std::fs::create_dir_all(&out_dir).map_err(|source| veil::Error::Write {
+            path: out_dir.clone(),
+            source,
+        })?;
+        let config = RevealConfig {
+            reputation: a
+                .reputation
+                .clone()
+                .unwrap_or_else(|| out_dir.join("reputation.json")),
+            out_dir,
+            jobs: jobs(a.jobs.as_deref())?,
+            downloads: count("--downloads", &a.downloads)?.max(1),
+            limits: ImageLimits::default(),
+            max_object: veil::validator::DEFAULT_MAX_OBJECT,
+            progress: stderr_is_terminal(),
+        };
+        let beacon = match &a.signature {
+            Some(sig) => BeaconSource::Signature(args::parse_signature_hex("--signature", sig)?),
+            None => BeaconSource::Relays(Arc::new(drand_client(&results.chain, &a.relay)?)),
+        };
+        let fixed = match &a.store {
+            Some(spec) => Some(
+                StoreArg {
+                    store: spec.clone(),
+                }
+                .open()?,
+            ),
+            None => None,
+        };
+        let registry = commitment_registry(
+            a.registry.as_deref(),
+            a.subtensor.as_deref(),
+            a.netuid.as_deref(),
+        )?;
+        let rt = runtime()?;
+        let report = rt.block_on(async {
+            let book = match registry {
+                Some(r) => {
+                    let book = CommitmentBook::new(r);
+                    book.set_hotkeys(Some(
+                        results.miners.iter().map(|m| m.hotkey.clone()).collect(),
+                    ));
+                    book.refresh().await?;
+                    Some(book)
+                }
+                None => None,
+            };
+            let stores = Stores::new(book, fixed);
+            let progress: &dyn Progress = if stderr_is_terminal() {
+                &Stderr
+            } else {
+                &Quiet
+            };
+            reveal::reveal(&results, &config, &beacon, &stores, &SystemClock, progress).await
+        })?;
+        if report.resumed > 0 {
+            writeln!(
+                out,
+                "resumed: {} of {} objects were checked by an earlier run",
+                report.resumed, report.objects
+            )?;
+        }
+        writeln!(
+            out,
+            "challenge {} (round {}): {} objects",
+            report.challenge_id, report.round, report.objects
+        )?;
+        for line in reveal::summary_lines(&report) {
+            writeln!(out, "{line}")?;
+        }
+        writeln!(out, "reveal     {}", report.reveal.display())?;
+        writeln!(out, "report     {}", report.report.display())?;
+        writeln!(
+            out,
+            "reputation {} ({})",
+            report.reputation.display(),
+            if report.reputation_applied {
+                "updated"
+            } else {
+                "this challenge was already counted"
+            }
+        )?;
+        Ok(())
+    }
+
+    /// The sandbox's story, straight to stdout as it happens.
+    struct Stdout;
+
+    impl Say for Stdout {
+        fn line(&self, text: &str) {
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{text}");
+            let _ = stdout.flush();
+        }
+    }
+
+    pub(super) fn sandbox(a: SandboxArgs) -> Result<()> {
+        let started = std::time::Instant::now();
+        let relay = if a.relay.is_empty() {
+            None
+        } else {
+            Some((a.chain.resolve()?, a.relay.clone()))
+        };
+        let store = match &a.store {
+            Some(spec) => Some((
+                store::record_spec(spec),
+                StoreArg {
+                    store: spec.clone(),
+                }
+                .open()?,
+            )),
+            None => None,
+        };
+        let secs = |what: &'static str, text: &str| -> Result<Duration> {
+            let n = args::parse_u64(what, text)?;
+            if n > 86_400 {
+                return Err(veil::Error::value(what, "at most 86400 seconds").into());
+            }
+            Ok(Duration::from_secs(n))
+        };
+        let config = SandboxConfig {
+            miners: count("--miners", &a.miners)?,
+            variations: count("--variations", &a.variations)?,
+            cycles: args::parse_u64("--cycles", &a.cycles)?.max(1),
+            period: secs("--period", &a.period)?,
+            out_dir: a.out.clone(),
+            remote_miners: a
+                .remote_miners
+                .iter()
+                .map(|m| AxonTarget::parse(m).map_err(|e| veil::Error::value("--remote-miner", e)))
+                .collect::<Result<_, _>>()?,
+            relay,
+            store,
+            timeout: secs("--timeout", &a.timeout)?.max(Duration::from_secs(1)),
+            jobs: jobs(a.jobs.as_deref())?,
+        };
+        if config.miners == 0 && config.remote_miners.is_empty() {
+            anyhow::bail!("no miner: give --miners 1 or more, or --remote-miner");
+        }
+        if config.miners > 64 {
+            return Err(veil::Error::value("--miners", "at most 64").into());
+        }
+        let say = Stdout;
+        say.line(&format!(
+            "veil sandbox: {} miners, {} variations each, {} cycle(s), in {}",
+            config.miners + config.remote_miners.len(),
+            config.variations,
+            config.cycles,
+            config.out_dir.display()
+        ));
+        let rt = runtime()?;
+        let cycles = rt.block_on(async {
+            tokio::select! {
+                r = sandbox::run(config, &say) => r.map_err(anyhow::Error::from),
+                () = shutdown_signal() => Err(anyhow::anyhow!("stopped")),
+            }
+        })?;
+        let mut short = Vec::new();
+        for (i, c) in cycles.iter().enumerate() {
+            say.line("");
+            say.line(&format!(
+                "cycle {} summary: challenge {}, round {}",
+                i + 1,
+                c.reveal.challenge_id,
+                c.reveal.round
+            ));
+            for line in reveal::summary_lines(&c.reveal) {
+                say.line(&line);
+            }
+            say.line(&format!("  results    {}", c.results.display()));
+            say.line(&format!("  reveal     {}", c.reveal.reveal.display()));
+            say.line(&format!("  report     {}", c.reveal.report.display()));
+            for m in c
+                .reveal
+                .miners
+                .iter()
+                .filter(|m| c.local_uids.contains(&m.uid))
+            {
+                if m.verified < m.requested {
+                    short.push(format!(
+                        "uid {} verified {} of {}",
+                        m.uid, m.verified, m.requested
+                    ));
+                }
+            }
+        }
+        let total: usize = cycles
+            .iter()
+            .flat_map(|c| c.reveal.miners.iter())
+            .map(|m| m.verified)
+            .sum();
+        say.line("");
+        if short.is_empty() {
+            say.line(&format!(
+                "done in {:.1} s: every variation of the sandbox's miners was revealed and verified ({total} in all)",
+                started.elapsed().as_secs_f64()
+            ));
+            Ok(())
+        } else {
+            anyhow::bail!(
+                "the sandbox's own miners fell short (a bug): {}",
+                short.join("; ")
+            )
+        }
+    }
+}
+
+/// Whether stderr is a terminal (progress is drawn only there).
+fn stderr_is_terminal() -> bool {
+    use std::io::IsTerminal as _;
+    std::io::stderr().is_terminal()
 }
 
 fn main() -> ExitCode {

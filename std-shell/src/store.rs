@@ -407,6 +407,46 @@ pub fn from_spec(
     ))?))
 }
 
+/// How a store spec is recorded in results (never a secret): a directory
+/// by its absolute path (so a reveal elsewhere can open it), a public URL
+/// without userinfo or query (either could carry a token), anything else
+/// as given.
+pub fn record_spec(spec: &str) -> String {
+    let dir = spec.strip_prefix("dir:");
+    if dir.is_some() || !spec.contains(':') {
+        let p = dir.unwrap_or(spec);
+        let abs = std::fs::canonicalize(p).unwrap_or_else(|_| std::path::PathBuf::from(p));
+        return format!("dir:{}", abs.display());
+    }
+    match spec.strip_prefix("public:").map(reqwest::Url::parse) {
+        Some(Ok(mut url)) => {
+            url.set_query(None);
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            format!("public:{url}")
+        }
+        _ => spec.to_owned(),
+    }
+}
+
+/// The read-only store of the bucket a GRAIL commitment names (its read
+/// pair), with the endpoint overrides of the `R2_*` environment.
+///
+/// # Errors
+///
+/// A malformed override or commitment, or a client that cannot be built.
+pub fn for_commitment(
+    commitment: &veil_core::commitment::ReadCommitment<'_>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Arc<dyn ObjectStore>, crate::Error> {
+    let overrides = s3::EndpointOverrides::from_env(env)?;
+    let config = s3::S3Config::for_commitment(commitment, &overrides)?;
+    Ok(Arc::new(s3::S3Store::new(
+        &config,
+        s3::S3Options::default(),
+    )?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

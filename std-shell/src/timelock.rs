@@ -27,6 +27,15 @@ pub enum KeySource {
     /// A function that fetches the round's beacon signature (from drand
     /// relays, for instance); what it returns is verified again here.
     Fetch(Box<dyn Fn(Round) -> Result<Vec<u8>, Error>>),
+    /// The key of a beacon already verified for `round`: shared by a batch
+    /// of ciphertexts of one round, so the beacon is checked once, not once
+    /// per ciphertext. A ciphertext that names another round is refused.
+    Verified {
+        /// The round the beacon is of.
+        round: Round,
+        /// Its key.
+        key: RoundKey,
+    },
 }
 
 impl core::fmt::Debug for KeySource {
@@ -34,6 +43,7 @@ impl core::fmt::Debug for KeySource {
         match self {
             Self::Signature(_) => f.write_str("Signature(..)"),
             Self::Fetch(_) => f.write_str("Fetch(..)"),
+            Self::Verified { round, .. } => write!(f, "Verified {{ round: {round}, .. }}"),
         }
     }
 }
@@ -62,31 +72,47 @@ impl DecryptOptions {
                 "the ciphertext is sealed to round {c}, not to --round {given}"
             )));
         }
-        match (carried.or(self.round), &self.key) {
-            (Some(round), key) => {
-                let fetched;
-                let (sig, what) = match key {
-                    KeySource::Signature(sig) => (sig, "--signature"),
-                    KeySource::Fetch(fetch) => {
-                        fetched = fetch(round)?;
-                        (&fetched, "the fetched beacon")
-                    }
+        let round = carried.or(self.round);
+        let (round, fetched, what) = match (&self.key, round) {
+            (
+                KeySource::Verified {
+                    round: verified,
+                    key,
+                },
+                r,
+            ) => {
+                return match r {
+                    Some(r) if r != *verified => Err(Error::Content(format!(
+                        "the ciphertext is sealed to round {r}, not to round {verified}"
+                    ))),
+                    _ => Ok(*key),
                 };
-                let beacon = self
-                    .chain
-                    .verify_beacon(&Beacon {
-                        round,
-                        signature: sig,
-                        previous_signature: None,
-                    })
-                    .map_err(|e| Error::Content(format!("{what} for round {round}: {e}")))?;
-                Ok(RoundKey::from_verified(&beacon))
             }
-            (None, KeySource::Signature(sig)) => Ok(RoundKey::from_unverified_signature(sig)?),
-            (None, KeySource::Fetch(_)) => Err(Error::Content(
-                "a raw TLE file carries no round: give --round to fetch its beacon".into(),
-            )),
-        }
+            (KeySource::Signature(sig), None) => {
+                return Ok(RoundKey::from_unverified_signature(sig)?);
+            }
+            (KeySource::Fetch(_), None) => {
+                return Err(Error::Content(
+                    "a raw TLE file carries no round: give --round to fetch its beacon".into(),
+                ));
+            }
+            (KeySource::Signature(_), Some(r)) => (r, None, "--signature"),
+            (KeySource::Fetch(fetch), Some(r)) => (r, Some(fetch(r)?), "the fetched beacon"),
+        };
+        let signature = match (&fetched, &self.key) {
+            (Some(f), _) => f.as_slice(),
+            (None, KeySource::Signature(sig)) => sig.as_slice(),
+            (None, _) => &[],
+        };
+        let beacon = self
+            .chain
+            .verify_beacon(&Beacon {
+                round,
+                signature,
+                previous_signature: None,
+            })
+            .map_err(|e| Error::Content(format!("{what} for round {round}: {e}")))?;
+        Ok(RoundKey::from_verified(&beacon))
     }
 }
 

@@ -73,6 +73,30 @@ pub struct Reputation {
     pub updated: u64,
     /// By SS58 hotkey.
     pub miners: BTreeMap<String, MinerReputation>,
+    /// The challenges whose reveals are already counted (the latest
+    /// [`MAX_REVEALED`]): a reveal run again never counts twice.
+    #[serde(default)]
+    pub revealed: Vec<String>,
+}
+
+/// How much one reveal moves a score: `score ← (1 − RATE)·score + RATE·cycle`.
+pub const REPUTATION_RATE: f64 = 0.3;
+
+/// How many revealed challenge ids the reputation file remembers.
+pub const MAX_REVEALED: usize = 1024;
+
+/// What one miner's images came to in one reveal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// SS58 hotkey.
+    pub hotkey: String,
+    /// Variations requested of it.
+    pub requested: usize,
+    /// Images that verified.
+    pub verified: usize,
+    /// Images that did not (missing ones are not counted here: they lower
+    /// `verified / requested`).
+    pub failed: usize,
 }
 
 impl Default for Reputation {
@@ -81,6 +105,7 @@ impl Default for Reputation {
             schema: REPUTATION_SCHEMA.into(),
             updated: 0,
             miners: BTreeMap::new(),
+            revealed: Vec::new(),
         }
     }
 }
@@ -116,6 +141,56 @@ impl Reputation {
             )));
         }
         Ok(rep)
+    }
+
+    /// Counts one reveal of `challenge_id`: each miner's score moves
+    /// towards `min(1, verified / requested)` by [`REPUTATION_RATE`],
+    /// starting from [`DEFAULT_REPUTATION`] for a new miner. Returns false
+    /// (and changes nothing) when that challenge was already counted.
+    pub fn apply(&mut self, challenge_id: &str, outcomes: &[Outcome], now: u64) -> bool {
+        if self.revealed.iter().any(|c| c == challenge_id) {
+            return false;
+        }
+        for o in outcomes {
+            let cycle = if o.requested == 0 {
+                0.0
+            } else {
+                (o.verified.min(o.requested) as f64) / (o.requested as f64)
+            };
+            let m = self
+                .miners
+                .entry(o.hotkey.clone())
+                .or_insert(MinerReputation {
+                    score: DEFAULT_REPUTATION,
+                    cycles: 0,
+                    verified: 0,
+                    failed: 0,
+                });
+            m.score = ((1.0 - REPUTATION_RATE) * m.score.clamp(0.0, 1.0) + REPUTATION_RATE * cycle)
+                .clamp(0.0, 1.0);
+            m.cycles = m.cycles.saturating_add(1);
+            m.verified = m.verified.saturating_add(o.verified as u64);
+            m.failed = m.failed.saturating_add(o.failed as u64);
+        }
+        self.revealed.push(challenge_id.to_owned());
+        let excess = self.revealed.len().saturating_sub(MAX_REVEALED);
+        self.revealed.drain(..excess);
+        self.updated = now;
+        true
+    }
+
+    /// Writes the file atomically (0600).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Write`].
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| Error::Content(format!("reputation: {e}")))?;
+        crate::io::write_private_atomic(path, &bytes).map_err(|source| Error::Write {
+            path: path.to_owned(),
+            source,
+        })
     }
 
     /// A miner's reputation in `[0, 1]`.
@@ -318,5 +393,42 @@ mod tests {
         let e = Reputation::load(&p).unwrap_err().to_string();
         assert!(!e.contains('\n'), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod reveal_tests {
+    use super::*;
+
+    #[test]
+    fn a_reveal_counts_once_and_moves_scores_by_the_rate() {
+        let mut rep = Reputation::default();
+        let outcomes = [
+            Outcome {
+                hotkey: "a".into(),
+                requested: 5,
+                verified: 5,
+                failed: 0,
+            },
+            Outcome {
+                hotkey: "b".into(),
+                requested: 5,
+                verified: 1,
+                failed: 4,
+            },
+        ];
+        assert!(rep.apply("c1", &outcomes, 7));
+        let before = rep.clone();
+        assert!(!rep.apply("c1", &outcomes, 8), "counted twice");
+        assert_eq!(rep, before);
+        assert!((rep.of("a") - 0.65).abs() < 1e-12);
+        assert!((rep.of("b") - (0.35 + 0.3 * 0.2)).abs() < 1e-12);
+        assert_eq!(rep.miners["b"].failed, 4);
+        assert_eq!(rep.updated, 7);
+        for i in 0..MAX_REVEALED + 5 {
+            rep.apply(&format!("x{i}"), &[], 9);
+        }
+        assert_eq!(rep.revealed.len(), MAX_REVEALED);
+        assert_eq!(rep.revealed.last().map(String::as_str), Some("x1028"));
     }
 }

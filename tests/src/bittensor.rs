@@ -399,6 +399,20 @@ impl VeilMiner {
     ///
     /// When it exits, prints something else, or nothing in [`STARTUP`].
     pub fn start(scratch: &Scratch, seed_hex: &str, store_dir: &Path, args: &[&str]) -> Self {
+        Self::start_with_store(
+            scratch,
+            seed_hex,
+            &format!("dir:{}", store_dir.display()),
+            args,
+        )
+    }
+
+    /// As [`VeilMiner::start`], with any `--store` spec (`public:URL`, …).
+    ///
+    /// # Panics
+    ///
+    /// As [`VeilMiner::start`].
+    pub fn start_with_store(scratch: &Scratch, seed_hex: &str, store: &str, args: &[&str]) -> Self {
         let stdout = scratch.path().join("veil-miner.stdout");
         let stderr = scratch.path().join("veil-miner.stderr");
         let mut cmd = Command::new(veil_bin());
@@ -407,7 +421,7 @@ impl VeilMiner {
         cmd.current_dir(scratch.path())
             .args(["miner", "--listen", "127.0.0.1:0", "--seed", seed_hex])
             .arg("--store")
-            .arg(format!("dir:{}", store_dir.display()))
+            .arg(store)
             .args(args);
         match spawn_listening(&mut cmd, &stdout, &stderr, "veil miner") {
             Started::Ready(child, line) => {

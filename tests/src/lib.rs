@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bittensor;
+pub mod browser;
 pub mod devnet;
 pub mod moto;
 pub mod phase4;
