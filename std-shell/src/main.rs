@@ -1211,7 +1211,7 @@ mod roles {
 
     /// Seconds, at most a day (no schedule here needs more, and the
     /// arithmetic on them then never overflows).
-    fn secs(what: &'static str, text: &str) -> Result<Duration> {
+    pub(super) fn secs(what: &'static str, text: &str) -> Result<Duration> {
         let n = args::parse_u64(what, text)?;
         if n > 86_400 {
             return Err(veil::Error::value(what, "at most 86400 seconds").into());
@@ -1219,7 +1219,7 @@ mod roles {
         Ok(Duration::from_secs(n))
     }
 
-    fn count(what: &'static str, text: &str) -> Result<usize> {
+    pub(super) fn count(what: &'static str, text: &str) -> Result<usize> {
         usize::try_from(args::parse_u64(what, text)?)
             .map_err(|_| veil::Error::value(what, "too large").into())
     }
@@ -1474,10 +1474,7 @@ mod jobs {
     use veil::reveal::{self, BeaconSource, Progress, Quiet, RevealConfig, Stores};
     use veil::sandbox::{self, SandboxConfig, Say};
 
-    fn count(what: &'static str, text: &str) -> Result<usize> {
-        usize::try_from(args::parse_u64(what, text)?)
-            .map_err(|_| veil::Error::value(what, "too large").into())
-    }
+    use super::roles::{count, secs};
 
     fn jobs(text: Option<&str>) -> Result<usize> {
         Ok(match text {
@@ -1617,13 +1614,6 @@ mod jobs {
                 .open()?,
             )),
             None => None,
-        };
-        let secs = |what: &'static str, text: &str| -> Result<Duration> {
-            let n = args::parse_u64(what, text)?;
-            if n > 86_400 {
-                return Err(veil::Error::value(what, "at most 86400 seconds").into());
-            }
-            Ok(Duration::from_secs(n))
         };
         let config = SandboxConfig {
             miners: count("--miners", &a.miners)?,
