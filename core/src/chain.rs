@@ -369,6 +369,38 @@ impl Chain {
     pub const fn hash(&self) -> &[u8; 32] {
         &self.hash
     }
+
+    /// The chain's drand `/info` JSON (v1 field names), the document
+    /// [`Chain::from_info_json`] reads: `public_key`, `period`,
+    /// `genesis_time`, `hash`, `groupHash`, `schemeID` and
+    /// `metadata.beaconID`. Written through [`fmt::Display`], without
+    /// allocating; every string in it needs no escaping (hex, scheme ids,
+    /// and beacon ids of `[A-Za-z0-9._-]`).
+    pub const fn info_json(&self) -> InfoJsonWriter<'_> {
+        InfoJsonWriter(self)
+    }
+}
+
+/// A chain's `/info` JSON, written by [`fmt::Display`] ([`Chain::info_json`]).
+#[derive(Clone, Copy, Debug)]
+pub struct InfoJsonWriter<'a>(&'a Chain);
+
+impl fmt::Display for InfoJsonWriter<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.0;
+        write!(
+            f,
+            "{{\"public_key\":\"{}\",\"period\":{},\"genesis_time\":{},\"hash\":\"{}\",\
+             \"groupHash\":\"{}\",\"schemeID\":\"{}\",\"metadata\":{{\"beaconID\":\"{}\"}}}}",
+            encoding::Hex(c.public_key.as_bytes()),
+            c.time.period().get(),
+            c.time.genesis(),
+            encoding::Hex(&c.hash),
+            encoding::Hex(&c.group_hash),
+            c.scheme.id(),
+            c.beacon_id.as_str(),
+        )
+    }
 }
 
 /// The drand networks veil knows by name.

@@ -92,6 +92,25 @@ pub fn decode_into<'b>(s: &str, buf: &'b mut [u8]) -> Result<&'b [u8], HexError>
     Ok(out)
 }
 
+/// Decodes hex (case-insensitive, optional `0x`) of at most `max` bytes
+/// into a new vector; the length is checked before anything is allocated.
+///
+/// # Errors
+///
+/// As [`decode_into`].
+pub fn decode_vec(s: &str, max: usize) -> Result<alloc::vec::Vec<u8>, HexError> {
+    let digits = strip_prefix(s);
+    if !digits.len().is_multiple_of(2) {
+        return Err(HexError::OddLength);
+    }
+    if digits.len() / 2 > max {
+        return Err(HexError::TooLong { max });
+    }
+    let mut out = alloc::vec![0u8; digits.len() / 2];
+    hex::decode_to_slice(digits, &mut out).map_err(|_| HexError::InvalidCharacter)?;
+    Ok(out)
+}
+
 /// Lowercase hex of `bytes` into `out`, which must be exactly twice as long.
 ///
 /// # Errors

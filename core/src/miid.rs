@@ -345,12 +345,108 @@ pub fn object_key(p: &KeyParts<'_>) -> Result<ObjectKey, FrameError> {
     let mut tail: heapless::String<48> = heapless::String::new();
     fmt::Write::write_fmt(
         &mut tail,
-        format_args!("_{}_{}.png.tlock", p.unix_ts, p.index),
+        format_args!("_{}_{}{OBJECT_KEY_SUFFIX}", p.unix_ts, p.index),
     )
     .map_err(|_| FrameError::BufferFull)?;
     w(&tail)?;
     validate_object_key(&key)?;
     Ok(key)
+}
+
+/// A submission's object key taken apart: the inverse of [`object_key`].
+///
+/// Every part borrows the key. `type_part` is the variation type as the key
+/// writes it (`+` became `_`, so it cannot be turned back without knowing
+/// the type claimed: compare it with [`key_type_part`] of that type).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParsedKey<'a> {
+    /// The challenge.
+    pub challenge_id: &'a str,
+    /// The miner's SS58 hotkey.
+    pub miner_ss58: &'a str,
+    /// The path signature (as written; [`object_key`] writes 16 hex).
+    pub path_signature: &'a str,
+    /// The base image's [`seed_image_name`].
+    pub seed_name: &'a str,
+    /// The variation type with `+` written as `_`.
+    pub type_part: &'a str,
+    /// The upload time the miner wrote, unix seconds.
+    pub unix_ts: u64,
+    /// The position the miner wrote.
+    pub index: u64,
+}
+
+/// The file suffix of every submission key.
+pub const OBJECT_KEY_SUFFIX: &str = ".png.tlock";
+
+/// Takes apart a key of exactly the layout [`object_key`] builds:
+/// `submissions/{cid}/{ss58}/{path_sig}/{seed}/{type}_{ts}_{index}.png.tlock`
+/// with decimal `ts` and `index`.
+///
+/// # Errors
+///
+/// [`FrameError::Field`] (`s3_key`) when the key is not a valid object key
+/// ([`validate_object_key`]), has another number of parts, or its file name
+/// is not `{type}_{ts}_{index}.png.tlock`.
+pub fn parse_object_key(key: &str) -> Result<ParsedKey<'_>, FrameError> {
+    validate_object_key(key)?;
+    let mut parts = key.split('/');
+    let (
+        Some("submissions"),
+        Some(challenge_id),
+        Some(miner_ss58),
+        Some(path_signature),
+        Some(seed_name),
+        Some(file),
+        None,
+    ) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    )
+    else {
+        return Err(FrameError::Field(
+            "s3_key",
+            "must be submissions/{cid}/{miner}/{path_signature}/{seed}/{file}",
+        ));
+    };
+    let bad_name = FrameError::Field(
+        "s3_key",
+        "the file name must be {type}_{unix_ts}_{index}.png.tlock",
+    );
+    let stem = file.strip_suffix(OBJECT_KEY_SUFFIX).ok_or(bad_name)?;
+    let (rest, index) = stem.rsplit_once('_').ok_or(bad_name)?;
+    let (type_part, unix_ts) = rest.rsplit_once('_').ok_or(bad_name)?;
+    let number = |n: &str| {
+        if n.is_empty() || n.len() > 20 || !n.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad_name);
+        }
+        n.parse::<u64>().map_err(|_| bad_name)
+    };
+    if type_part.is_empty() {
+        return Err(bad_name);
+    }
+    Ok(ParsedKey {
+        challenge_id,
+        miner_ss58,
+        path_signature,
+        seed_name,
+        type_part,
+        unix_ts: number(unix_ts)?,
+        index: number(index)?,
+    })
+}
+
+/// How [`object_key`] writes `variation_type` in the file name: `+` as `_`.
+/// Compares equal to [`ParsedKey::type_part`] of a key built for that type.
+pub fn key_type_part(variation_type: &str) -> impl Iterator<Item = char> + '_ {
+    variation_type
+        .chars()
+        .map(|c| if c == '+' { '_' } else { c })
 }
 
 /// `name` without `ext` (any case), when something is left.

@@ -279,6 +279,40 @@ fn object_keys_follow_the_layout_and_never_escape() {
         })
         .is_err()
     );
+    // The core takes apart what it builds.
+    let parsed = miid::parse_object_key(&key).unwrap();
+    assert_eq!(
+        parsed,
+        miid::ParsedKey {
+            challenge_id: parts.challenge_id,
+            miner_ss58: parts.miner_ss58,
+            path_signature: parts.path_signature,
+            seed_name: "face01",
+            type_part: "lighting_edit_pose_edit",
+            unix_ts: parts.unix_ts,
+            index: u64::from(parts.index),
+        }
+    );
+    assert!(
+        parsed
+            .type_part
+            .chars()
+            .eq(miid::key_type_part(parts.variation_type))
+    );
+    for bad in [
+        // seven parts, or five
+        "submissions/a/b/c/d/e/pose_edit_1_0.png.tlock",
+        "submissions/a/b/c/pose_edit_1_0.png.tlock",
+        // not {type}_{ts}_{index}.png.tlock
+        "submissions/a/b/c/d/pose_edit_1.png.tlock",
+        "submissions/a/b/c/d/pose_edit_x_0.png.tlock",
+        "submissions/a/b/c/d/pose_edit_1_-0.png.tlock",
+        "submissions/a/b/c/d/_1_0.png.tlock",
+        "submissions/a/b/c/d/pose_edit_1_0.jpg.tlock",
+        "submissions/a/b/c/d/pose_edit_99999999999999999999_0.png.tlock",
+    ] {
+        assert!(miid::parse_object_key(bad).is_err(), "{bad}");
+    }
     for bad in [
         "x/a/b/c/d/e.png.tlock",
         "submissions/a/b/c.png.tlock",

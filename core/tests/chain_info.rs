@@ -29,6 +29,17 @@ fn real_info_documents_match_builtins() {
 }
 
 #[test]
+fn chains_write_the_info_document_they_read() {
+    let quicknet = Chain::builtin("quicknet").unwrap();
+    assert_eq!(quicknet.info_json().to_string(), QUICKNET_INFO);
+    for b in veil_core::BuiltinChain::ALL {
+        let chain = b.chain().unwrap();
+        let written = chain.info_json().to_string();
+        assert_eq!(parse(&written).as_ref(), Ok(&chain), "{b}: {written}");
+    }
+}
+
+#[test]
 fn unknown_fields_and_v2_names_are_accepted() {
     let extra = QUICKNET_INFO.replace(
         r#""period":3"#,

@@ -2,9 +2,13 @@
 //! argument. Numbers are parsed here rather than by clap so that a bad value
 //! is a content error (exit 1), not a syntax error (exit 2).
 
-use veil_core::{Round, encoding, limits::G2_COMPRESSED_LEN};
+use core::time::Duration;
+
+use veil_core::sign::PublicKey;
+use veil_core::{Round, encoding, limits::G2_COMPRESSED_LEN, ss58};
 
 use crate::Error;
+use crate::limits::MAX_SCHEDULE;
 
 /// A `u64` in decimal: digits only, no sign, no spaces.
 ///
@@ -47,6 +51,59 @@ pub fn parse_signature_hex(what: &'static str, s: &str) -> Result<Vec<u8>, Error
     let mut buf = [0u8; G2_COMPRESSED_LEN];
     let bytes = encoding::decode_into(s, &mut buf).map_err(|e| Error::value(what, e))?;
     Ok(bytes.to_vec())
+}
+
+/// Seconds, at most [`MAX_SCHEDULE`] (a day).
+///
+/// # Errors
+///
+/// As [`parse_u64`], or a value beyond a day.
+pub fn parse_secs(what: &'static str, s: &str) -> Result<Duration, Error> {
+    let n = parse_u64(what, s)?;
+    if n > MAX_SCHEDULE.as_secs() {
+        return Err(Error::value(
+            what,
+            format!("at most {} seconds", MAX_SCHEDULE.as_secs()),
+        ));
+    }
+    Ok(Duration::from_secs(n))
+}
+
+/// A count (a `usize`).
+///
+/// # Errors
+///
+/// As [`parse_u64`], or a value beyond `usize`.
+pub fn parse_count(what: &'static str, s: &str) -> Result<usize, Error> {
+    usize::try_from(parse_u64(what, s)?).map_err(|_| Error::value(what, "too large"))
+}
+
+/// A subnet id (0 to 65535).
+///
+/// # Errors
+///
+/// As [`parse_u64`], or a value beyond `u16`.
+pub fn parse_netuid(what: &'static str, s: &str) -> Result<u16, Error> {
+    u16::try_from(parse_u64(what, s)?).map_err(|_| Error::value(what, "0 to 65535"))
+}
+
+/// An SS58 hotkey that is a valid sr25519 public key.
+///
+/// # Errors
+///
+/// [`Error::Value`] naming `what`.
+pub fn parse_hotkey(what: &'static str, s: &str) -> Result<PublicKey, Error> {
+    let (_, key) = ss58::decode(s.trim()).map_err(|e| Error::value(what, e))?;
+    PublicKey::from_bytes(&key).map_err(|e| Error::value(what, e))
+}
+
+/// Bytes given as hex (case-insensitive, optional `0x`), of any length.
+///
+/// # Errors
+///
+/// [`Error::Value`] naming `what`.
+pub fn parse_hex(what: &'static str, s: &str) -> Result<Vec<u8>, Error> {
+    encoding::decode_vec(s, s.len()).map_err(|e| Error::value(what, e))
 }
 
 #[cfg(test)]

@@ -1,51 +1,66 @@
-//! drand over HTTP: a verified client with relay failover and an on-disk
-//! cache ([`client`]), and a devnet beacon server ([`devnet`]) that makes
-//! everything run offline.
+//! drand: where beacons come from ([`BeaconSource`]: relays over HTTP, a
+//! disk cache in front of them, beacons the operator gives), the `--chain`
+//! argument, and a devnet beacon server ([`devnet`]) that makes everything
+//! run offline.
 //!
-//! Both speak drand's HTTP v1 API: `/{chainhash}/info`,
+//! The HTTP side speaks drand's v1 API: `/{chainhash}/info`,
 //! `/{chainhash}/public/{round}` and `/{chainhash}/public/latest`. Every
-//! beacon the client returns or caches has been verified by the core against
-//! the pinned chain; a relay that serves anything else is skipped.
+//! beacon a source returns has been verified by the core against the
+//! pinned chain; a relay that serves anything else is skipped.
 
+pub mod beacon;
 pub mod cache;
+pub mod chains;
 pub mod client;
 pub mod devnet;
+pub mod fixed;
 pub mod relay;
+pub mod source;
 
-use core::time::Duration;
-use std::time::{SystemTime, UNIX_EPOCH};
+use alloc::sync::Arc;
 
-pub use client::{DrandClient, FetchedBeacon};
-pub use relay::Relay;
+use veil_core::Chain;
 
-/// The public drand relays used when no `--relay` is given.
-pub const DEFAULT_RELAYS: [&str; 4] = [
-    "https://api.drand.sh",
-    "https://api2.drand.sh",
-    "https://api3.drand.sh",
-    "https://drand.cloudflare.com",
-];
+pub use beacon::FetchedBeacon;
+pub use cache::Cached;
+pub use client::{ClientOptions, DrandClient};
+pub use fixed::FixedBeacon;
+pub use relay::{DEFAULT_RELAYS, Relay};
+pub use source::BeaconSource;
 
-/// Where time comes from: the system clock in production, a settable one in
-/// tests so that nothing depends on how busy the machine is.
-pub trait Clock: Send + Sync {
-    /// Now, in unix seconds.
-    fn now(&self) -> u64;
-}
+use crate::Error;
+use crate::clock::Clock;
 
-/// The system clock.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-    }
-}
-
-/// The time until unix second `at` by `clock`, or zero when it has passed.
-pub fn until(clock: &dyn Clock, at: u64) -> Duration {
-    Duration::from_secs(at.saturating_sub(clock.now()))
+/// The beacons of `chain` from `relays` (the public drand relays when none
+/// is given), behind the disk cache ([`Cached::default_root`]) when
+/// `cache` is set and a cache folder can be found.
+///
+/// # Errors
+///
+/// A relay URL that is not http(s) or names another chain.
+pub fn relays(
+    chain: &Chain,
+    relays: &[String],
+    clock: Arc<dyn Clock>,
+    cache: bool,
+) -> Result<Arc<dyn BeaconSource>, Error> {
+    let urls: Vec<&str> = if relays.is_empty() {
+        DEFAULT_RELAYS.to_vec()
+    } else {
+        relays.iter().map(String::as_str).collect()
+    };
+    let relays = urls
+        .iter()
+        .map(|u| Relay::parse(u, chain.hash()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let client: Arc<dyn BeaconSource> = Arc::new(DrandClient::new(
+        chain.clone(),
+        relays,
+        clock,
+        ClientOptions::default(),
+    )?);
+    Ok(match Cached::default_root().filter(|_| cache) {
+        Some(root) => Arc::new(Cached::new(client, &root)),
+        None => client,
+    })
 }

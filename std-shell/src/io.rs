@@ -1,6 +1,7 @@
 //! Inputs and outputs of the command line: `IN`/`OUT` default to stdin and
 //! stdout; `-o FILE` is written to a temporary name beside it and renamed
-//! only on success, so a failed run never leaves a partial file.
+//! only on success, so a failed run never leaves a partial file. (File
+//! helpers for veil's own files are in [`crate::fs`].)
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -24,43 +25,6 @@ pub fn open_input(path: Option<&Path>) -> Result<Box<dyn Read>, Error> {
                 source,
             }),
     }
-}
-
-/// Reads until `buf` is full or the input ends; returns how much was read.
-///
-/// # Errors
-///
-/// Any read error other than `Interrupted`.
-pub fn read_full(r: &mut (impl Read + ?Sized), buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        let Some(rest) = buf.get_mut(n..) else { break };
-        match r.read(rest) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
-/// Reads the whole input, refusing (without reading further) one longer than
-/// `max` bytes.
-///
-/// # Errors
-///
-/// [`Error::InputTooLarge`] or an I/O error.
-pub fn read_capped(r: &mut (impl Read + ?Sized), max: usize) -> Result<Vec<u8>, Error> {
-    let mut buf = Vec::new();
-    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    r.take(limit)
-        .read_to_end(&mut buf)
-        .map_err(Error::io("reading the input"))?;
-    if buf.len() > max {
-        return Err(Error::InputTooLarge { max });
-    }
-    Ok(buf)
 }
 
 /// Where output goes: stdout, or a temporary file renamed into place by
@@ -171,52 +135,5 @@ impl Drop for Output {
         {
             let _ = std::fs::remove_file(tmp);
         }
-    }
-}
-
-/// Writes `bytes` to `path` all or nothing, readable by the owner only
-/// (`0600`): a fresh, uniquely named temporary file beside it is written,
-/// synced and renamed over `path`, then the directory is synced so the
-/// rename survives a crash. Concurrent writers never share a temporary file.
-///
-/// # Errors
-///
-/// The I/O error; no temporary file is left behind.
-pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use rand_core::RngCore as _;
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut r = [0u8; 8];
-    rand_core::OsRng.fill_bytes(&mut r);
-    let tmp = dir.join(format!(".{name}.{}.tmp", hex::encode(r)));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let renamed = opts
-        .open(&tmp)
-        .and_then(|mut f| {
-            f.write_all(bytes)?;
-            f.sync_all()
-        })
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if renamed.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    renamed?;
-    sync_dir(dir);
-    Ok(())
-}
-
-/// Best effort: makes renames in `dir` durable.
-pub fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
     }
 }

@@ -7,14 +7,30 @@
 
 use std::path::{Path, PathBuf};
 
+use rand_core::RngCore as _;
 use veil_core::encoding;
-use veil_core::sign::Keypair;
+use veil_core::sign::{Keypair, PublicKey};
+use veil_core::ss58;
 use zeroize::Zeroizing;
 
 use crate::Error;
+use crate::limits::MAX_KEY_FILE;
 
-/// Largest key file read (a hotkey JSON is ~500 bytes).
-const MAX_KEY_FILE_LEN: usize = 16 * 1024;
+/// The SS58 address (bittensor's prefix 42) of a key.
+pub fn address_of(key: &PublicKey) -> String {
+    ss58::encode(ss58::BITTENSOR_PREFIX, &key.to_bytes()).to_string()
+}
+
+/// A fresh keypair from the OS's CSPRNG (the sandbox's throwaway hotkeys).
+///
+/// # Errors
+///
+/// Never in practice: a 32-byte mini secret is always valid.
+pub fn random_keypair() -> Result<Keypair, Error> {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    rand_core::OsRng.fill_bytes(&mut *seed);
+    Keypair::from_mini_secret(&seed).map_err(|e| Error::Content(format!("keypair: {e}")))
+}
 
 /// The bittensor wallet coordinates, with `BT_WALLET_*` and defaults applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,9 +116,9 @@ pub fn read_secret_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, Error> {
             )));
         }
     }
-    Ok(Zeroizing::new(crate::chains::read_capped(
+    Ok(Zeroizing::new(crate::fs::read_file_capped(
         path,
-        MAX_KEY_FILE_LEN,
+        MAX_KEY_FILE,
     )?))
 }
 

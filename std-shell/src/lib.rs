@@ -1,20 +1,34 @@
 //! # veil
 //!
-//! The std shell around [`veil_core`]: everything with a side effect (files,
-//! clocks, the network, the OS RNG, logging) lives here, and the `veil`
-//! binary only wires these functions to the command line.
+//! The std shell around [`veil_core`]: everything with a side effect
+//! (files, the clock, the network, the OS RNG, logging) lives here, and the
+//! `veil` binary only wires these functions to the command line.
 //!
-//! So far: `--chain` arguments (built-in names or drand `/info` files, read
-//! with a size cap), command-line values parsed into core types with
-//! one-line errors, hotkeys, the timelock formats over files and streams,
-//! drand over HTTP ([`drand`]: a verified client with relay failover and
-//! a cache, and the devnet beacon server), object stores ([`store`]: a
-//! directory, S3/R2 with dual credentials, a public bucket; an upload spool),
-//! the commitments registry ([`registry`]: a local file, or subtensor's
-//! storage over JSON-RPC), images decoded within limits ([`images`]) and
-//! the variation generators ([`generator`]), the bittensor axon/dendrite
-//! transport ([`axon`]), and the MIID Phase 4 roles: [`miner`], [`validator`]
-//! and the weights it records ([`weights`]).
+//! ```text
+//!  bin/veil ──▶ phase4 (miner, validator, reveal, report, sandbox)
+//!                 │
+//!                 ├──▶ axon (server, dendrite)   store (dir, S3/R2, public; spool)
+//!                 ├──▶ drand (BeaconSource: relays, cache, fixed; devnet)
+//!                 ├──▶ registry (commitments: file, subtensor)
+//!                 └──▶ timelock (the four formats over files and streams)
+//!  shared: clock, fs, text, args, keys, limits, error ──▶ veil_core (no_std)
+//! ```
+//!
+//! One room per concern:
+//!
+//! - [`phase4`]: the MIID Phase 4 application: records and files, miner,
+//!   validator, reveal, HTML report, weights and reputation, sandbox,
+//!   images and generators;
+//! - [`axon`]: the bittensor axon/dendrite transport;
+//! - [`drand`]: where beacons come from ([`drand::BeaconSource`]) and the
+//!   devnet beacon server;
+//! - [`store`]: object stores and the upload spool;
+//! - [`registry`]: GRAIL commitments;
+//! - [`timelock`]: sealing and opening in the four formats;
+//! - shared pieces written once: [`clock`] (the only wall clock), [`fs`]
+//!   (capped reads, private writes and folders), [`text`] (one-line
+//!   messages), [`args`] (command-line values), [`keys`] (hotkeys),
+//!   [`limits`] (every cap), [`io`] (stdin/stdout and `-o`), [`error`].
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -23,21 +37,31 @@ extern crate alloc;
 
 pub mod args;
 pub mod axon;
-pub mod chains;
+pub mod clock;
 pub mod drand;
 pub mod error;
-pub mod generator;
-pub mod images;
+pub mod fs;
 pub mod io;
 pub mod keys;
-pub mod miner;
+pub mod limits;
+pub mod phase4;
 pub mod registry;
-pub mod report;
-pub mod reveal;
-pub mod sandbox;
 pub mod store;
+pub mod text;
 pub mod timelock;
-pub mod validator;
-pub mod weights;
 
+// --- The seams: one trait per side effect
+pub use clock::{Clock, SystemClock};
+pub use drand::{BeaconSource, FetchedBeacon};
+pub use registry::CommitmentRegistry;
+pub use store::ObjectStore;
+
+// --- The Phase 4 roles and their files
+pub use phase4::miner::{Miner, MinerConfig, MinerService, ServeConfig};
+pub use phase4::records::{Results, ResultsFile, RevealFile, Submission};
+pub use phase4::reveal::{RevealConfig, RevealReport, reveal};
+pub use phase4::sandbox::SandboxConfig;
+pub use phase4::validator::{Schedule, Validator, ValidatorConfig, run_cycles};
+
+// --- Errors
 pub use error::Error;

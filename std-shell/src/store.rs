@@ -25,24 +25,23 @@
 
 pub mod local;
 pub mod public;
+mod redact;
+mod retry;
 pub mod s3;
+mod spec;
 pub mod spool;
 
-use alloc::sync::Arc;
+pub use redact::Redactor;
+pub use retry::RetryPolicy;
+pub use spec::{for_commitment, from_spec, record_spec};
+
 use core::fmt;
-use core::future::Future;
-use core::time::Duration;
 use std::time::SystemTime;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
-use zeroize::Zeroizing;
 
-/// The longest key accepted, in bytes (S3's limit).
-pub const MAX_KEY_LEN: usize = 1024;
-
-/// The most entries one `list` returns; a larger listing is an error rather
-/// than an unbounded allocation.
-pub const MAX_LIST_ENTRIES: usize = 100_000;
+pub use crate::limits::MAX_LIST_ENTRIES;
+pub use veil_core::limits::MAX_OBJECT_KEY_LEN as MAX_KEY_LEN;
 
 /// What kind of failure a [`StoreError`] is: callers decide on the kind
 /// (retry, spool, report), never on the message.
@@ -251,200 +250,12 @@ fn truncate_for_message(s: &str) -> &str {
     &s[..end]
 }
 
-/// How to retry transient failures: `attempts` tries in all, waiting
-/// `base · 2^i` (capped at `max`, with up to 50 % random jitter) between them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Tries in all (1 means no retry).
-    pub attempts: u32,
-    /// The first wait.
-    pub base: Duration,
-    /// The longest wait.
-    pub max: Duration,
-}
-
-impl Default for RetryPolicy {
-    /// Four tries over about 3.5 s.
-    fn default() -> Self {
-        Self {
-            attempts: 4,
-            base: Duration::from_millis(500),
-            max: Duration::from_secs(8),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait after failed try `i` (0-based), jittered.
-    fn backoff(&self, i: u32) -> Duration {
-        use rand_core::RngCore as _;
-        let exp = self
-            .base
-            .saturating_mul(1u32.checked_shl(i.min(16)).unwrap_or(u32::MAX))
-            .min(self.max);
-        let jitter = f64::from(rand_core::OsRng.next_u32() % 1000) / 2000.0;
-        exp.mul_f64(1.0 + jitter).min(self.max.max(self.base))
-    }
-
-    /// Runs `op` until it succeeds, fails with a non-transient error, or the
-    /// tries run out (the last error is returned).
-    ///
-    /// # Errors
-    ///
-    /// The last [`StoreError`].
-    pub async fn run<T, F, Fut>(&self, what: &str, mut op: F) -> Result<T, StoreError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = Result<T, StoreError>>,
-    {
-        let attempts = self.attempts.max(1);
-        let mut i = 0;
-        loop {
-            match op().await {
-                Ok(v) => return Ok(v),
-                Err(e) if e.is_transient() && i + 1 < attempts => {
-                    let wait = self.backoff(i);
-                    tracing::debug!(%e, ?wait, attempt = i + 1, "{what}: transient failure, retrying");
-                    tokio::time::sleep(wait).await;
-                    i += 1;
-                }
-                Err(e) if i > 0 => {
-                    return Err(StoreError::new(
-                        e.kind,
-                        format!("{e} (after {} tries)", i + 1),
-                    ));
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-}
-
-/// Scrubs secrets out of text that came from elsewhere (a service's error
-/// message, a library's error chain) before it reaches an error or a log.
-#[derive(Clone, Default)]
-pub struct Redactor {
-    needles: Vec<Arc<Zeroizing<String>>>,
-}
-
-impl fmt::Debug for Redactor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Redactor({} secrets)", self.needles.len())
-    }
-}
-
-impl Redactor {
-    /// Adds a secret to scrub (ignored when shorter than 4 characters, which
-    /// could not be told apart from ordinary text).
-    pub fn add(&mut self, secret: &str) {
-        if secret.len() >= 4 {
-            self.needles
-                .push(Arc::new(Zeroizing::new(secret.to_owned())));
-        }
-    }
-
-    /// `text` with every secret replaced by `<redacted>`, on one line.
-    #[must_use]
-    pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.replace(['\n', '\r'], " ");
-        for n in &self.needles {
-            if out.contains(n.as_str()) {
-                out = out.replace(n.as_str(), "<redacted>");
-            }
-        }
-        out
-    }
-}
-
 /// Reads until `buf` holds `want` bytes or the body ends; returns how many
 /// were read.
 pub(crate) async fn fill(body: Body<'_>, buf: &mut Vec<u8>, want: usize) -> std::io::Result<usize> {
     buf.clear();
     let mut limited = body.take(u64::try_from(want).unwrap_or(u64::MAX));
     limited.read_to_end(buf).await
-}
-
-/// Parses a store argument: `dir:PATH` or a plain path (a local directory),
-/// `s3://BUCKET` (S3/R2 from the `R2_*` environment, this bucket), `s3` or
-/// `r2` (S3/R2, bucket from the environment), `public:URL` (anonymous HTTP).
-///
-/// # Errors
-///
-/// [`crate::Error::Value`] naming `--store`, or a configuration error.
-pub fn from_spec(
-    spec: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-    retry: RetryPolicy,
-) -> Result<Arc<dyn ObjectStore>, crate::Error> {
-    if let Some(url) = spec.strip_prefix("public:") {
-        return Ok(Arc::new(public::PublicStore::new(url, retry)?));
-    }
-    let bucket = match spec {
-        "s3" | "r2" => Some(None),
-        _ => spec
-            .strip_prefix("s3://")
-            .map(|b| Some(b.trim_end_matches('/'))),
-    };
-    if let Some(bucket) = bucket {
-        let config = s3::S3Config::from_env(env, bucket)?;
-        return Ok(Arc::new(s3::S3Store::new(
-            &config,
-            s3::S3Options {
-                retry,
-                ..s3::S3Options::default()
-            },
-        )?));
-    }
-    if spec.contains("://") {
-        return Err(crate::Error::value(
-            "--store",
-            "expected dir:PATH, a path, s3://BUCKET, s3, r2 or public:URL",
-        ));
-    }
-    let path = spec.strip_prefix("dir:").unwrap_or(spec);
-    Ok(Arc::new(local::LocalStore::open(std::path::Path::new(
-        path,
-    ))?))
-}
-
-/// How a store spec is recorded in results (never a secret): a directory
-/// by its absolute path (so a reveal elsewhere can open it), a public URL
-/// without userinfo or query (either could carry a token), anything else
-/// as given.
-pub fn record_spec(spec: &str) -> String {
-    let dir = spec.strip_prefix("dir:");
-    if dir.is_some() || !spec.contains(':') {
-        let p = dir.unwrap_or(spec);
-        let abs = std::fs::canonicalize(p).unwrap_or_else(|_| std::path::PathBuf::from(p));
-        return format!("dir:{}", abs.display());
-    }
-    match spec.strip_prefix("public:").map(reqwest::Url::parse) {
-        Some(Ok(mut url)) => {
-            url.set_query(None);
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
-            format!("public:{url}")
-        }
-        _ => spec.to_owned(),
-    }
-}
-
-/// The read-only store of the bucket a GRAIL commitment names (its read
-/// pair), with the endpoint overrides of the `R2_*` environment.
-///
-/// # Errors
-///
-/// A malformed override or commitment, or a client that cannot be built.
-pub fn for_commitment(
-    commitment: &veil_core::commitment::ReadCommitment<'_>,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Arc<dyn ObjectStore>, crate::Error> {
-    let overrides = s3::EndpointOverrides::from_env(env)?;
-    let config = s3::S3Config::for_commitment(commitment, &overrides)?;
-    Ok(Arc::new(s3::S3Store::new(
-        &config,
-        s3::S3Options::default(),
-    )?))
 }
 
 #[cfg(test)]
@@ -488,62 +299,5 @@ mod tests {
         check_prefix("submissions/c1/5F").unwrap();
         assert!(check_prefix("../").is_err());
         assert!(check_prefix("/").is_err());
-    }
-
-    #[test]
-    fn redaction_scrubs_every_secret_and_newline() {
-        let mut r = Redactor::default();
-        r.add("AKIAWRITE");
-        r.add("s3cr3t/with+chars");
-        r.add("ab");
-        let s = r.scrub("denied for AKIAWRITE\nsig s3cr3t/with+chars; ab stays");
-        assert_eq!(s, "denied for <redacted> sig <redacted>; ab stays");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn retries_only_transient_failures() {
-        let policy = RetryPolicy {
-            attempts: 3,
-            base: Duration::from_millis(10),
-            max: Duration::from_millis(40),
-        };
-        let mut calls = 0;
-        let r: Result<(), _> = policy
-            .run("op", || {
-                calls += 1;
-                async { Err(StoreError::new(ErrorKind::Transient, "flaky")) }
-            })
-            .await;
-        assert_eq!(calls, 3);
-        assert_eq!(r.unwrap_err().to_string(), "flaky (after 3 tries)");
-
-        let mut calls = 0;
-        let r: Result<(), _> = policy
-            .run("op", || {
-                calls += 1;
-                async { Err(StoreError::new(ErrorKind::Denied, "no")) }
-            })
-            .await;
-        assert_eq!((calls, r.unwrap_err().to_string()), (1, "no".to_owned()));
-
-        let mut calls = 0;
-        let r = policy
-            .run("op", || {
-                calls += 1;
-                let n = calls;
-                async move {
-                    if n < 2 {
-                        Err(StoreError::new(ErrorKind::Transient, "once"))
-                    } else {
-                        Ok(n)
-                    }
-                }
-            })
-            .await;
-        assert_eq!(r.unwrap(), 2);
-        for i in 0..20 {
-            let w = policy.backoff(i);
-            assert!(w >= policy.base.min(policy.max) && w <= policy.max, "{w:?}");
-        }
     }
 }

@@ -7,114 +7,24 @@
 //! bittensor are AES-GCM over the whole body: they are read whole, capped
 //! at [`MAX_TLE_LEN`].
 
-use std::io::{self, BufRead, BufReader, Cursor, Read, Write};
+mod armor;
+mod chunks;
+
+use std::io::{self, BufReader, Cursor, Read, Write};
 
 use rand_core::{CryptoRng, RngCore};
 use veil_core::age::{self, Header, MAX_CHUNK_CIPHERTEXT_LEN, PAYLOAD_NONCE_LEN};
 use veil_core::format::{self, DETECT_PREFIX_LEN, Format};
 use veil_core::ibe::{PreparedRound, RoundKey};
-use veil_core::limits::{AGE_CHUNK_LEN, MAX_AGE_HEADER_LEN, MAX_ARMOR_LINE_LEN, MAX_TLE_LEN};
+use veil_core::limits::{AGE_CHUNK_LEN, MAX_AGE_HEADER_LEN, MAX_TLE_LEN};
 use veil_core::tle::{self, Layout};
-use veil_core::{Beacon, BuiltinChain, Chain, Round, armor, bittensor, encoding::Hex};
+use veil_core::{BuiltinChain, Chain, Round, bittensor, encoding::Hex};
 
+use self::armor::{ArmorReader, ArmorWriter, armor_io};
+use self::chunks::Chunks;
 use crate::Error;
-use crate::io::{read_capped, read_full};
-
-/// How decryption gets the round's key.
-pub enum KeySource {
-    /// A beacon signature given by the user (hex-decoded).
-    Signature(Vec<u8>),
-    /// A function that fetches the round's beacon signature (from drand
-    /// relays, for instance); what it returns is verified again here.
-    Fetch(Box<dyn Fn(Round) -> Result<Vec<u8>, Error>>),
-    /// The key of a beacon already verified for `round`: shared by a batch
-    /// of ciphertexts of one round, so the beacon is checked once, not once
-    /// per ciphertext. A ciphertext that names another round is refused.
-    Verified {
-        /// The round the beacon is of.
-        round: Round,
-        /// Its key.
-        key: RoundKey,
-    },
-}
-
-impl core::fmt::Debug for KeySource {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Self::Signature(_) => f.write_str("Signature(..)"),
-            Self::Fetch(_) => f.write_str("Fetch(..)"),
-            Self::Verified { round, .. } => write!(f, "Verified {{ round: {round}, .. }}"),
-        }
-    }
-}
-
-/// What `decrypt` needs besides the input.
-#[derive(Debug)]
-pub struct DecryptOptions {
-    /// The chain the ciphertext must be sealed to.
-    pub chain: Chain,
-    /// Where the round's key comes from.
-    pub key: KeySource,
-    /// The round the user says it is sealed to: required to verify the beacon
-    /// of a raw TLE; checked against the round carried by age and bittensor.
-    pub round: Option<Round>,
-}
-
-impl DecryptOptions {
-    /// The key for `carried` (the round the ciphertext names, if any).
-    /// Whenever a round is known the signature is verified as its beacon;
-    /// otherwise it is only decoded, and the IBE check authenticates it.
-    fn key_for(&self, carried: Option<Round>) -> Result<RoundKey, Error> {
-        if let (Some(c), Some(given)) = (carried, self.round)
-            && c != given
-        {
-            return Err(Error::Content(format!(
-                "the ciphertext is sealed to round {c}, not to --round {given}"
-            )));
-        }
-        let round = carried.or(self.round);
-        let (round, fetched, what) = match (&self.key, round) {
-            (
-                KeySource::Verified {
-                    round: verified,
-                    key,
-                },
-                r,
-            ) => {
-                return match r {
-                    Some(r) if r != *verified => Err(Error::Content(format!(
-                        "the ciphertext is sealed to round {r}, not to round {verified}"
-                    ))),
-                    _ => Ok(*key),
-                };
-            }
-            (KeySource::Signature(sig), None) => {
-                return Ok(RoundKey::from_unverified_signature(sig)?);
-            }
-            (KeySource::Fetch(_), None) => {
-                return Err(Error::Content(
-                    "a raw TLE file carries no round: give --round to fetch its beacon".into(),
-                ));
-            }
-            (KeySource::Signature(_), Some(r)) => (r, None, "--signature"),
-            (KeySource::Fetch(fetch), Some(r)) => (r, Some(fetch(r)?), "the fetched beacon"),
-        };
-        let signature = match (&fetched, &self.key) {
-            (Some(f), _) => f.as_slice(),
-            (None, KeySource::Signature(sig)) => sig.as_slice(),
-            (None, _) => &[],
-        };
-        let beacon = self
-            .chain
-            .verify_beacon(&Beacon {
-                round,
-                signature,
-                previous_signature: None,
-            })
-            .map_err(|e| Error::Content(format!("{what} for round {round}: {e}")))?;
-        Ok(RoundKey::from_verified(&beacon))
-    }
-}
+use crate::drand::BeaconSource;
+use crate::fs::{read_capped, read_full};
 
 fn wrong_chain(found: &[u8; 32], expected: &Chain) -> Error {
     let named = BuiltinChain::ALL
@@ -252,121 +162,225 @@ fn seal_age(
     Ok(())
 }
 
-/// A chunk buffer, the length of the data in it, and whether it is the last.
-type Chunk<'a> = (&'a mut [u8], usize, bool);
-
-/// Reads fixed-size chunks with one chunk of look-ahead, so that the last one
-/// is known to be last. Two buffers of `cap` bytes: constant memory.
-struct Chunks<'r> {
-    input: &'r mut dyn Read,
-    chunk: usize,
-    cur: Vec<u8>,
-    cur_len: usize,
-    next: Vec<u8>,
-    next_len: Option<usize>,
-    done: bool,
-}
-
-impl<'r> Chunks<'r> {
-    fn new(input: &'r mut dyn Read, chunk: usize, cap: usize) -> Self {
-        Self {
-            input,
-            chunk,
-            cur: vec![0; cap],
-            cur_len: 0,
-            next: vec![0; cap],
-            next_len: None,
-            done: false,
-        }
-    }
-
-    /// The next chunk as `(buffer, data length, is last)`; the buffer may be
-    /// longer than the data (room for a tag). An empty input gives one empty
-    /// last chunk.
-    fn next_chunk(&mut self) -> Result<Option<Chunk<'_>>, Error> {
-        if self.done {
-            return Ok(None);
-        }
-        let read_err = Error::io("reading the input");
-        let chunk = self.chunk;
-        self.cur_len = match self.next_len.take() {
-            Some(n) => {
-                core::mem::swap(&mut self.cur, &mut self.next);
-                n
-            }
-            None => read_full(self.input, &mut self.cur[..chunk]).map_err(read_err)?,
-        };
-        let last = if self.cur_len < chunk {
-            true
-        } else {
-            let n = read_full(self.input, &mut self.next[..chunk])
-                .map_err(Error::io("reading the input"))?;
-            self.next_len = Some(n);
-            n == 0
-        };
-        self.done = last;
-        Ok(Some((&mut self.cur[..], self.cur_len, last)))
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Decrypt
 // ---------------------------------------------------------------------------
 
-/// Opens `input` (format detected) and writes the plaintext to `out`. For
-/// age, each authenticated chunk is written as it is opened.
+/// The input after the header, for age: the header bytes read ahead,
+/// then the rest of the input (through the armor decoder when armored).
+type Rest<'r> = io::Chain<Cursor<Vec<u8>>, &'r mut dyn Read>;
+
+enum AgeInput<'r> {
+    Binary(Rest<'r>),
+    Armored(ArmorReader<BufReader<Rest<'r>>>),
+}
+
+impl Read for AgeInput<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Self::Binary(r) => r.read(buf),
+            Self::Armored(r) => r.read(buf),
+        }
+    }
+}
+
+enum Body<'r> {
+    /// age: the header (and whatever was read past it), then the input.
+    Age { head: Vec<u8>, input: AgeInput<'r> },
+    /// tle, tle-v03, bittensor: the whole ciphertext.
+    Whole(Vec<u8>),
+}
+
+/// A ciphertext whose header has been read: its format and the round it
+/// names are known before any key is needed, so the caller can get the
+/// round's beacon (from a [`BeaconSource`], however it likes) and then
+/// [`Opening::open`] it. age streams from here on; the other formats
+/// were read whole (capped at [`MAX_TLE_LEN`]).
+pub struct Opening<'r> {
+    format: Format,
+    round: Option<Round>,
+    body: Body<'r>,
+}
+
+impl core::fmt::Debug for Opening<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Opening")
+            .field("format", &self.format)
+            .field("round", &self.round)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'r> Opening<'r> {
+    /// Reads the header of `input` (format detected). An age file must be
+    /// sealed to `chain`.
+    ///
+    /// # Errors
+    ///
+    /// An unknown or malformed format, an age file of another chain, or an
+    /// I/O error.
+    pub fn read(chain: &Chain, input: &'r mut dyn Read) -> Result<Self, Error> {
+        let mut head = [0u8; DETECT_PREFIX_LEN];
+        let n = read_full(input, &mut head).map_err(Error::io("reading the input"))?;
+        let head = head.get(..n).unwrap_or(&[]).to_vec();
+        let detected = format::detect_streaming(&head);
+        let mut whole = Cursor::new(head).chain(input);
+        let Some((_, armored)) = detected else {
+            let bytes = read_capped(&mut whole, MAX_TLE_LEN)?;
+            let format = format::detect_whole(&bytes).ok_or_else(unknown_format)?;
+            let round = match format {
+                Format::Bittensor => Some(bittensor::parse(&bytes)?.0),
+                Format::Tle | Format::TleV03 => None,
+                Format::Age => return Err(unknown_format()),
+            };
+            return Ok(Self {
+                format,
+                round,
+                body: Body::Whole(bytes),
+            });
+        };
+        let mut input = if armored {
+            AgeInput::Armored(ArmorReader::new(BufReader::new(whole)))
+        } else {
+            AgeInput::Binary(whole)
+        };
+        let mut head = vec![0u8; MAX_AGE_HEADER_LEN];
+        let n = read_full(&mut input, &mut head).map_err(armor_io)?;
+        head.truncate(n);
+        let hdr = Header::parse(&head)?;
+        if hdr.chain_hash() != chain.hash() {
+            return Err(wrong_chain(hdr.chain_hash(), chain));
+        }
+        let round = Some(hdr.round());
+        Ok(Self {
+            format: Format::Age,
+            round,
+            body: Body::Age { head, input },
+        })
+    }
+
+    /// The format detected.
+    pub const fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The round the ciphertext names (age and bittensor carry it; raw TLE
+    /// does not).
+    pub const fn round(&self) -> Option<Round> {
+        self.round
+    }
+
+    /// Opens the ciphertext with `key` and writes the plaintext to `out`.
+    /// For age each authenticated chunk is written as it is opened; armor
+    /// damage after the payload is still an error.
+    ///
+    /// # Errors
+    ///
+    /// Any decryption failure (opaque), truncation, or an I/O error.
+    pub fn open(self, key: &RoundKey, out: &mut dyn Write) -> Result<Format, Error> {
+        match self.body {
+            Body::Whole(mut bytes) => {
+                let range = match self.format {
+                    Format::Bittensor => {
+                        let (_, inner) = bittensor::parse(&bytes)?;
+                        let offset = inner.start;
+                        let tle_bytes = bytes.get_mut(inner).ok_or_else(unknown_format)?;
+                        let parsed = tle::parse(tle_bytes, Layout::Tle)?;
+                        let r = tle::open_in_place(&parsed, tle_bytes, key)?;
+                        (offset + r.start)..(offset + r.end)
+                    }
+                    Format::Tle | Format::TleV03 => {
+                        let layout = if self.format == Format::Tle {
+                            Layout::Tle
+                        } else {
+                            Layout::TleV03
+                        };
+                        let parsed = tle::parse(&bytes, layout)?;
+                        tle::open_in_place(&parsed, &mut bytes, key)?
+                    }
+                    Format::Age => return Err(unknown_format()),
+                };
+                out.write_all(bytes.get(range).unwrap_or(&[]))
+                    .map_err(Error::io("writing the output"))?;
+            }
+            Body::Age { head, mut input } => {
+                open_age(&head, &mut input, key, out)?;
+                if let AgeInput::Armored(r) = input {
+                    r.finish()?;
+                }
+            }
+        }
+        Ok(self.format)
+    }
+}
+
+/// The key that opens a ciphertext naming `carried` (if any), from
+/// `beacons`: whenever a round is known (carried, or `given` by the
+/// operator) the key is that round's verified beacon, fetched now or, with
+/// `wait`, once the round is out. Without any round only an operator-given
+/// signature can serve, unverified: the IBE check `U = r·G` then
+/// authenticates it.
 ///
 /// # Errors
 ///
-/// An unknown format, a chain or round mismatch, a signature that is not the
-/// round's beacon, any decryption failure, or an I/O error.
-pub fn decrypt(
-    opts: &DecryptOptions,
-    input: &mut dyn Read,
+/// A carried round that differs from `given`, a raw TLE without a round
+/// and no given signature, or the source's error.
+pub async fn round_key(
+    beacons: &dyn BeaconSource,
+    carried: Option<Round>,
+    given: Option<Round>,
+    wait: bool,
+) -> Result<RoundKey, Error> {
+    if let (Some(c), Some(given)) = (carried, given)
+        && c != given
+    {
+        return Err(Error::Content(format!(
+            "the ciphertext is sealed to round {c}, not to --round {given}"
+        )));
+    }
+    match carried.or(given) {
+        Some(round) => {
+            let beacon = if wait {
+                beacons.wait_for(round).await?
+            } else {
+                beacons.beacon(round).await?
+            };
+            Ok(beacon.round_key())
+        }
+        None => match beacons.unverified_signature() {
+            Some(sig) => Ok(RoundKey::from_unverified_signature(sig)?),
+            None => Err(Error::Content(
+                "a raw TLE file carries no round: give --round to fetch its beacon".into(),
+            )),
+        },
+    }
+}
+
+/// Opens one ciphertext held in memory with the key of a beacon already
+/// verified for `round` (a batch of one round shares it: the beacon is
+/// checked once, not per ciphertext). A ciphertext naming another round,
+/// or sealed to another chain, is refused.
+///
+/// # Errors
+///
+/// As [`Opening::read`] and [`Opening::open`], or a round mismatch.
+pub fn open_with(
+    chain: &Chain,
+    round: Round,
+    key: &RoundKey,
+    sealed: &[u8],
     out: &mut dyn Write,
 ) -> Result<Format, Error> {
-    let mut head = [0u8; DETECT_PREFIX_LEN];
-    let n = read_full(input, &mut head).map_err(Error::io("reading the input"))?;
-    let head = head.get(..n).unwrap_or(&[]);
-    let mut whole = Cursor::new(head).chain(input);
-    match format::detect_streaming(head) {
-        Some((_, true)) => {
-            let mut r = ArmorReader::new(BufReader::new(whole));
-            open_age(opts, &mut r, out)?;
-            r.finish()?;
-            Ok(Format::Age)
-        }
-        Some((_, false)) => open_age(opts, &mut whole, out).map(|()| Format::Age),
-        None => {
-            let mut bytes = read_capped(&mut whole, MAX_TLE_LEN)?;
-            let format = format::detect_whole(&bytes).ok_or_else(unknown_format)?;
-            let range = match format {
-                Format::Bittensor => {
-                    let (round, inner) = bittensor::parse(&bytes)?;
-                    let key = opts.key_for(Some(round))?;
-                    let offset = inner.start;
-                    let tle_bytes = bytes.get_mut(inner).ok_or_else(unknown_format)?;
-                    let parsed = tle::parse(tle_bytes, Layout::Tle)?;
-                    let r = tle::open_in_place(&parsed, tle_bytes, &key)?;
-                    (offset + r.start)..(offset + r.end)
-                }
-                Format::Tle | Format::TleV03 => {
-                    let layout = if format == Format::Tle {
-                        Layout::Tle
-                    } else {
-                        Layout::TleV03
-                    };
-                    let key = opts.key_for(None)?;
-                    let parsed = tle::parse(&bytes, layout)?;
-                    tle::open_in_place(&parsed, &mut bytes, &key)?
-                }
-                Format::Age => return Err(unknown_format()),
-            };
-            out.write_all(bytes.get(range).unwrap_or(&[]))
-                .map_err(Error::io("writing the output"))?;
-            Ok(format)
-        }
+    let mut input = sealed;
+    let opening = Opening::read(chain, &mut input)?;
+    if let Some(r) = opening.round()
+        && r != round
+    {
+        return Err(Error::Content(format!(
+            "the ciphertext is sealed to round {r}, not to round {round}"
+        )));
     }
+    opening.open(key, out)
 }
 
 fn unknown_format() -> Error {
@@ -375,22 +389,19 @@ fn unknown_format() -> Error {
     )
 }
 
-fn open_age(opts: &DecryptOptions, input: &mut dyn Read, out: &mut dyn Write) -> Result<(), Error> {
-    let mut hbuf = vec![0u8; MAX_AGE_HEADER_LEN];
-    let n = read_full(input, &mut hbuf).map_err(Error::io("reading the input"))?;
-    let hbuf = hbuf.get(..n).unwrap_or(&[]);
-    let hdr = Header::parse(hbuf)?;
-    if hdr.chain_hash() != opts.chain.hash() {
-        return Err(wrong_chain(hdr.chain_hash(), &opts.chain));
-    }
-    let key = opts.key_for(Some(hdr.round()))?;
-    let mut rest = Cursor::new(hbuf.get(hdr.len()..).unwrap_or(&[])).chain(input);
+fn open_age(
+    head: &[u8],
+    input: &mut dyn Read,
+    key: &RoundKey,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
+    let hdr = Header::parse(head)?;
+    let mut rest = Cursor::new(head.get(hdr.len()..).unwrap_or(&[])).chain(input);
     let mut nonce = [0u8; PAYLOAD_NONCE_LEN];
-    if read_full(&mut rest, &mut nonce).map_err(Error::io("reading the input"))? < PAYLOAD_NONCE_LEN
-    {
+    if read_full(&mut rest, &mut nonce).map_err(armor_io)? < PAYLOAD_NONCE_LEN {
         return Err(age::AgeError::Truncated.into());
     }
-    let mut opener = hdr.open(&key, &nonce)?;
+    let mut opener = hdr.open(key, &nonce)?;
     let mut chunks = Chunks::new(
         &mut rest,
         MAX_CHUNK_CIPHERTEXT_LEN,
@@ -502,140 +513,5 @@ impl Read for Counting<'_> {
         let k = self.inner.read(buf)?;
         self.n += k as u64;
         Ok(k)
-    }
-}
-
-// ---------------------------------------------------------------------------
-// Armor adapters
-// ---------------------------------------------------------------------------
-
-/// Decodes armored input line by line (lines bounded by
-/// [`MAX_ARMOR_LINE_LEN`]) into the binary age file.
-struct ArmorReader<R> {
-    inner: R,
-    decoder: armor::Decoder,
-    line: Vec<u8>,
-    out: [u8; armor::BYTES_PER_LINE],
-    out_pos: usize,
-    out_len: usize,
-    eof: bool,
-}
-
-impl<R: BufRead> ArmorReader<R> {
-    fn new(inner: R) -> Self {
-        Self {
-            inner,
-            decoder: armor::Decoder::new(),
-            line: Vec::with_capacity(MAX_ARMOR_LINE_LEN),
-            out: [0; armor::BYTES_PER_LINE],
-            out_pos: 0,
-            out_len: 0,
-            eof: false,
-        }
-    }
-
-    /// Reads one line into `self.line`; false at end of input.
-    fn read_line(&mut self) -> io::Result<bool> {
-        self.line.clear();
-        loop {
-            let avail = self.inner.fill_buf()?;
-            if avail.is_empty() {
-                return Ok(!self.line.is_empty());
-            }
-            let (take, found) = match avail.iter().position(|&b| b == b'\n') {
-                Some(i) => (i + 1, true),
-                None => (avail.len(), false),
-            };
-            if self.line.len() + take > MAX_ARMOR_LINE_LEN + 1 {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    armor::ArmorError::Malformed("line too long"),
-                ));
-            }
-            self.line.extend_from_slice(&avail[..take]);
-            self.inner.consume(take);
-            if found {
-                self.line.pop();
-                return Ok(true);
-            }
-        }
-    }
-
-    /// Reads the rest (only blank lines may follow END) and checks the END line.
-    fn finish(mut self) -> Result<(), Error> {
-        let mut sink = [0u8; 1];
-        if self.read(&mut sink).map_err(armor_io)? > 0 {
-            return Err(Error::Content("trailing data after the age payload".into()));
-        }
-        self.decoder.finish()?;
-        Ok(())
-    }
-}
-
-fn armor_io(e: io::Error) -> Error {
-    match e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<armor::ArmorError>())
-    {
-        Some(a) => (*a).into(),
-        None => Error::Io {
-            what: "reading the input",
-            source: e,
-        },
-    }
-}
-
-impl<R: BufRead> Read for ArmorReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.out_pos == self.out_len {
-            if self.eof || !self.read_line()? {
-                self.eof = true;
-                return Ok(0);
-            }
-            let decoded = self
-                .decoder
-                .decode_line(&self.line, &mut self.out)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            self.out_len = decoded.len();
-            self.out_pos = 0;
-        }
-        let avail = &self.out[self.out_pos..self.out_len];
-        let n = avail.len().min(buf.len());
-        buf[..n].copy_from_slice(&avail[..n]);
-        self.out_pos += n;
-        Ok(n)
-    }
-}
-
-/// Armors everything written through it; [`ArmorWriter::finish`] writes the
-/// last line and END.
-struct ArmorWriter<'w> {
-    inner: &'w mut dyn Write,
-    encoder: armor::Encoder,
-}
-
-impl<'w> ArmorWriter<'w> {
-    fn new(inner: &'w mut dyn Write) -> Self {
-        Self {
-            inner,
-            encoder: armor::Encoder::new(),
-        }
-    }
-
-    fn finish(self) -> io::Result<()> {
-        let inner = self.inner;
-        self.encoder.finish(|l| inner.write_all(l))
-    }
-}
-
-impl Write for ArmorWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let inner = &mut *self.inner;
-        self.encoder.push(buf, |l| inner.write_all(l))?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
     }
 }

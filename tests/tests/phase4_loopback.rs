@@ -85,7 +85,7 @@ fn keypair(seed_hex: &str) -> Keypair {
 }
 
 fn address(seed_hex: &str) -> String {
-    veil::axon::address_of(&keypair(seed_hex).public())
+    veil::keys::address_of(&keypair(seed_hex).public())
 }
 
 fn now_secs() -> u64 {
@@ -1118,7 +1118,7 @@ fn validator_results_written_atomically() {
 
 /// Signed request headers for the axon `axon` (timeout 12 s).
 fn signed_headers(kp: &Keypair, nonce: u64, uuid: &str, axon: &str) -> Vec<(String, String)> {
-    let hotkey = veil::axon::address_of(&kp.public());
+    let hotkey = veil::keys::address_of(&kp.public());
     let msg = signing_message(nonce, &hotkey, axon, uuid, EMPTY_BODY_HASH).expect("message");
     let sig = sign_request(kp, &msg, &mut rng(uuid, nonce));
     [
@@ -1211,14 +1211,14 @@ fn miner_refuses_bad_requests() {
     let post = |headers: &[(String, String)], body: &[u8]| {
         http_request(port, "POST", "/IdentitySynapse", headers, body)
     };
-    let now_ns = veil::axon::now_ns;
+    let now_ns = || veil::Clock::now_ns(&veil::SystemClock);
     let sample = std::fs::read(
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("../std-shell/assets/base-images")
             .join(BASE_IMAGE),
     )
     .unwrap();
-    let image = veil::images::encode_base64(&sample);
+    let image = veil::phase4::images::encode_base64(&sample);
     let body = synapse_body(&image, &[("pose_edit", "light")], "p4-refusals-ok");
     assert!(body.len() < 100_000, "the valid body fits --max-body");
 
@@ -1314,7 +1314,7 @@ fn miner_refuses_bad_requests() {
     assert_refused(&r, 413, "larger than 100000", "oversized body");
 
     // A base64 image that decodes to garbage.
-    let garbage = veil::images::encode_base64(b"this is not an image, just some bytes");
+    let garbage = veil::phase4::images::encode_base64(b"this is not an image, just some bytes");
     let bad_image = synapse_body(&garbage, &[("pose_edit", "light")], "p4-refusals-img");
     let r = post(
         &signed_headers(&validator, now_ns(), "uuid-img", &axon),

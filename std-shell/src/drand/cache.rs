@@ -1,27 +1,31 @@
-//! An on-disk cache of verified beacons, so that a reveal never fetches a
-//! round twice: `{dir}/{chainhash}/{round}.json`, written atomically, and
-//! verified again when read (a file on disk is not trusted).
+//! An on-disk cache of verified beacons in front of any [`BeaconSource`],
+//! so that a reveal never fetches a round twice:
+//! `{root}/{chainhash}/{round}.json`, written atomically, and verified
+//! again when read (a file on disk is not trusted).
 
+use alloc::sync::Arc;
 use std::path::{Path, PathBuf};
 
 use veil_core::encoding::Hex;
 use veil_core::{Chain, Round};
 
-use super::client::{FetchedBeacon, parse_beacon_json};
+use super::{BeaconSource, FetchedBeacon};
 use crate::Error;
+use crate::limits::MAX_DRAND_RESPONSE;
 
-/// The cache directory of one chain.
-#[derive(Clone, Debug)]
-pub struct BeaconCache {
+/// A [`BeaconSource`] that answers from disk when it can and stores what
+/// the source behind it serves.
+#[derive(Debug)]
+pub struct Cached {
+    inner: Arc<dyn BeaconSource>,
     dir: PathBuf,
 }
 
-impl BeaconCache {
-    /// The cache for `chain` under `root`.
-    pub fn new(root: &Path, chain: &Chain) -> Self {
-        Self {
-            dir: root.join(Hex(chain.hash()).to_string()),
-        }
+impl Cached {
+    /// `inner` behind a cache under `root` (one folder per chain).
+    pub fn new(inner: Arc<dyn BeaconSource>, root: &Path) -> Self {
+        let dir = root.join(Hex(inner.chain().hash()).to_string());
+        Self { inner, dir }
     }
 
     /// The default root: `$VEIL_CACHE_DIR`, else `$XDG_CACHE_HOME/veil/beacons`,
@@ -40,12 +44,12 @@ impl BeaconCache {
         self.dir.join(format!("{round}.json"))
     }
 
-    /// The cached beacon of `round`, verified against `chain`; `None` when
-    /// absent, unreadable or invalid (an invalid file is removed).
-    pub fn get(&self, chain: &Chain, round: Round) -> Option<FetchedBeacon> {
+    /// The cached beacon of `round`, verified again; `None` when absent,
+    /// unreadable or invalid (an invalid file is removed).
+    fn get(&self, round: Round) -> Option<FetchedBeacon> {
         let path = self.path(round);
-        let bytes = std::fs::read(&path).ok()?;
-        match parse_beacon_json(&bytes, chain, Some(round)) {
+        let bytes = crate::fs::read_file_capped(&path, MAX_DRAND_RESPONSE).ok()?;
+        match FetchedBeacon::parse(&bytes, self.inner.chain(), Some(round)) {
             Ok(b) => Some(b),
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "dropping a bad cached beacon");
@@ -55,22 +59,50 @@ impl BeaconCache {
         }
     }
 
-    /// Stores a verified beacon (temp file + rename).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Write`] when the directory or file cannot be written.
-    pub fn put(&self, beacon: &FetchedBeacon) -> Result<(), Error> {
-        let write = |source| Error::Write {
-            path: self.dir.clone(),
-            source,
-        };
-        std::fs::create_dir_all(&self.dir).map_err(write)?;
-        let path = self.path(beacon.round);
-        let tmp = self
-            .dir
-            .join(format!(".{}.{}.tmp", beacon.round, std::process::id()));
-        std::fs::write(&tmp, beacon.to_json()).map_err(write)?;
-        std::fs::rename(&tmp, &path).map_err(|source| Error::Write { path, source })
+    /// Stores a verified beacon; a failure is logged, never the caller's.
+    fn put(&self, beacon: &FetchedBeacon) {
+        let stored = crate::fs::create_private_dir_all(&self.dir).and_then(|()| {
+            crate::fs::write_private_atomic(&self.path(beacon.round), beacon.to_json().as_bytes())
+        });
+        if let Err(e) = stored {
+            tracing::warn!(error = %e, "cannot cache the beacon");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl BeaconSource for Cached {
+    fn chain(&self) -> &Chain {
+        self.inner.chain()
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    async fn beacon(&self, round: Round) -> Result<FetchedBeacon, Error> {
+        if let Some(b) = self.get(round) {
+            return Ok(b);
+        }
+        let b = self.inner.beacon(round).await?;
+        self.put(&b);
+        Ok(b)
+    }
+
+    async fn wait_for(&self, round: Round) -> Result<FetchedBeacon, Error> {
+        if let Some(b) = self.get(round) {
+            return Ok(b);
+        }
+        let b = self.inner.wait_for(round).await?;
+        self.put(&b);
+        Ok(b)
+    }
+
+    async fn latest(&self) -> Result<FetchedBeacon, Error> {
+        self.inner.latest().await
+    }
+
+    fn unverified_signature(&self) -> Option<&[u8]> {
+        self.inner.unverified_signature()
     }
 }

@@ -1,6 +1,6 @@
 //! The drand HTTP client: relays tried in order with timeouts and backoff,
-//! pinned to one chain, every beacon verified before it is returned or
-//! cached.
+//! pinned to one chain, every beacon verified before it is returned (a disk
+//! cache, when wanted, goes in front of it: [`super::Cached`]).
 //!
 //! A relay is skipped, never trusted, when it cannot be reached, answers
 //! with an error status or garbage, serves an `/info` of another chain, or
@@ -8,117 +8,18 @@
 //! the round's time has not come by the clock, or when every relay answered
 //! that it does not have the round yet.
 
+use alloc::sync::Arc;
 use core::time::Duration;
 use std::sync::Mutex;
 
-use serde::Deserialize;
 use veil_core::encoding::Hex;
-use veil_core::{Beacon, Chain, Round};
+use veil_core::{Chain, Round};
 
-use super::cache::BeaconCache;
-use super::{Clock, Relay};
+use super::{BeaconSource, FetchedBeacon, Relay};
 use crate::Error;
-
-/// The largest response body read from a relay.
-pub const MAX_RESPONSE_LEN: usize = 64 * 1024;
-
-/// A beacon fetched and verified against the pinned chain.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FetchedBeacon {
-    /// Its round.
-    pub round: Round,
-    /// The signature (48 or 96 bytes).
-    pub signature: Vec<u8>,
-    /// The previous signature (chained chains only).
-    pub previous_signature: Option<Vec<u8>>,
-    /// `sha256(signature)`.
-    pub randomness: [u8; 32],
-}
-
-impl FetchedBeacon {
-    /// drand's JSON: `{round, signature, randomness[, previous_signature]}`.
-    pub fn to_json(&self) -> String {
-        let mut v = serde_json::json!({
-            "round": self.round.get(),
-            "signature": Hex(&self.signature).to_string(),
-            "randomness": Hex(&self.randomness).to_string(),
-        });
-        if let Some(p) = &self.previous_signature {
-            v["previous_signature"] = Hex(p).to_string().into();
-        }
-        v.to_string()
-    }
-}
-
-#[derive(Deserialize)]
-struct BeaconJson {
-    round: u64,
-    signature: String,
-    #[serde(default)]
-    previous_signature: Option<String>,
-    #[serde(default)]
-    randomness: Option<String>,
-}
-
-fn hex_field(name: &str, s: &str) -> Result<Vec<u8>, String> {
-    hex::decode(s.strip_prefix("0x").unwrap_or(s)).map_err(|e| format!("{name}: {e}"))
-}
-
-/// Parses and verifies a beacon JSON document against `chain`; `want` is the
-/// round asked for, if any.
-///
-/// # Errors
-///
-/// A one-line reason: not JSON, another round, bad hex, a randomness that
-/// is not `sha256(signature)`, or a signature that does not verify.
-pub fn parse_beacon_json(
-    bytes: &[u8],
-    chain: &Chain,
-    want: Option<Round>,
-) -> Result<FetchedBeacon, String> {
-    if bytes.len() > MAX_RESPONSE_LEN {
-        return Err("response too large".into());
-    }
-    let j: BeaconJson = serde_json::from_slice(bytes).map_err(|e| format!("not a beacon: {e}"))?;
-    let round = Round::new(j.round).map_err(|e| e.to_string())?;
-    if let Some(w) = want
-        && w != round
-    {
-        return Err(format!("asked for round {w}, got round {round}"));
-    }
-    let signature = hex_field("signature", &j.signature)?;
-    let previous_signature = j
-        .previous_signature
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(|s| hex_field("previous_signature", s))
-        .transpose()?;
-    let verified = chain
-        .verify_beacon(&Beacon {
-            round,
-            signature: &signature,
-            previous_signature: previous_signature.as_deref(),
-        })
-        .map_err(|e| format!("round {round}: {e}"))?;
-    let randomness = *verified.randomness();
-    if let Some(r) = &j.randomness
-        && hex_field("randomness", r)? != randomness
-    {
-        return Err(format!(
-            "round {round}: randomness is not sha256(signature)"
-        ));
-    }
-    Ok(FetchedBeacon {
-        round,
-        signature,
-        previous_signature: chain
-            .scheme()
-            .is_chained()
-            .then_some(previous_signature)
-            .flatten(),
-        randomness,
-    })
-}
+use crate::clock::{self, Clock};
+use crate::limits::MAX_DRAND_RESPONSE;
+use crate::text::error_chain;
 
 /// Why one relay could not serve a request.
 #[derive(Debug)]
@@ -150,19 +51,21 @@ impl Default for ClientOptions {
     }
 }
 
-/// A drand client pinned to one chain.
+/// A drand client pinned to one chain: the [`BeaconSource`] of relays over
+/// HTTP.
 pub struct DrandClient {
     http: reqwest::Client,
     chain: Chain,
     relays: Vec<Relay>,
-    cache: Option<BeaconCache>,
+    clock: Arc<dyn Clock>,
     options: ClientOptions,
     /// Relays whose `/info` matched the pinned chain.
     info_ok: Mutex<Vec<bool>>,
 }
 
 impl DrandClient {
-    /// A client for `chain` over `relays` (tried in order).
+    /// A client for `chain` over `relays` (tried in order); `clock` says
+    /// when a round is due.
     ///
     /// # Errors
     ///
@@ -171,7 +74,7 @@ impl DrandClient {
     pub fn new(
         chain: Chain,
         relays: Vec<Relay>,
-        cache: Option<BeaconCache>,
+        clock: Arc<dyn Clock>,
         options: ClientOptions,
     ) -> Result<Self, Error> {
         if relays.is_empty() {
@@ -188,15 +91,10 @@ impl DrandClient {
             http,
             chain,
             relays,
-            cache,
+            clock,
             options,
             info_ok,
         })
-    }
-
-    /// The pinned chain.
-    pub const fn chain(&self) -> &Chain {
-        &self.chain
     }
 
     async fn get(&self, url: &str) -> Result<Vec<u8>, RelayError> {
@@ -205,7 +103,7 @@ impl DrandClient {
             .get(url)
             .send()
             .await
-            .map_err(|e| RelayError::Bad(one_line(&e.without_url())))?;
+            .map_err(|e| RelayError::Bad(error_chain(&e.without_url())))?;
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_FOUND || status.as_u16() == 425 {
             return Err(RelayError::NotYet);
@@ -215,7 +113,7 @@ impl DrandClient {
         }
         if resp
             .content_length()
-            .is_some_and(|n| n > MAX_RESPONSE_LEN as u64)
+            .is_some_and(|n| n > MAX_DRAND_RESPONSE as u64)
         {
             return Err(RelayError::Bad("response too large".into()));
         }
@@ -224,9 +122,9 @@ impl DrandClient {
         while let Some(chunk) = resp
             .chunk()
             .await
-            .map_err(|e| RelayError::Bad(one_line(&e.without_url())))?
+            .map_err(|e| RelayError::Bad(error_chain(&e.without_url())))?
         {
-            if body.len() + chunk.len() > MAX_RESPONSE_LEN {
+            if body.len() + chunk.len() > MAX_DRAND_RESPONSE {
                 return Err(RelayError::Bad("response too large".into()));
             }
             body.extend_from_slice(&chunk);
@@ -276,7 +174,7 @@ impl DrandClient {
         for (i, relay) in self.relays.iter().enumerate() {
             let result = match self.check_info(i, relay).await {
                 Ok(()) => self.get(&relay.url(path)).await.and_then(|body| {
-                    parse_beacon_json(&body, &self.chain, want).map_err(RelayError::Bad)
+                    FetchedBeacon::parse(&body, &self.chain, want).map_err(RelayError::Bad)
                 }),
                 Err(e) => Err(e),
             };
@@ -322,67 +220,56 @@ impl DrandClient {
             reasons.join("; ")
         )))
     }
+}
 
-    /// The verified beacon of `round`: from the cache, else from the relays
-    /// (then cached).
-    ///
-    /// # Errors
-    ///
-    /// "too early" when `round`'s time has not come by `clock` or no relay
-    /// has it yet; otherwise when every relay failed (each reason listed).
-    pub async fn beacon(&self, round: Round, clock: &dyn Clock) -> Result<FetchedBeacon, Error> {
-        if let Some(b) = self.cache.as_ref().and_then(|c| c.get(&self.chain, round)) {
-            return Ok(b);
-        }
+impl core::fmt::Debug for DrandClient {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DrandClient")
+            .field("relays", &self.relays)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl BeaconSource for DrandClient {
+    fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    fn describe(&self) -> String {
+        let relays: Vec<String> = self.relays.iter().map(ToString::to_string).collect();
+        format!("drand relays {}", relays.join(", "))
+    }
+
+    /// The verified beacon of `round` from the relays; "too early" when its
+    /// time has not come by the clock or no relay has it yet.
+    async fn beacon(&self, round: Round) -> Result<FetchedBeacon, Error> {
         let at = self.chain.time().time_of(round)?;
-        let now = clock.now();
+        let now = self.clock.now();
         if now < at {
             return Err(Error::TooEarly(format!(
                 "round {round} is emitted at {at}, {}s from now (use --wait)",
                 at - now
             )));
         }
-        let b = self.fetch(&format!("public/{round}"), Some(round)).await?;
-        if let Some(c) = &self.cache
-            && let Err(e) = c.put(&b)
-        {
-            tracing::warn!(error = %e, "cannot cache the beacon");
-        }
-        Ok(b)
+        self.fetch(&format!("public/{round}"), Some(round)).await
     }
 
-    /// The latest verified beacon the relays serve.
-    ///
-    /// # Errors
-    ///
-    /// When every relay failed (each reason listed).
-    pub async fn latest(&self) -> Result<FetchedBeacon, Error> {
-        self.fetch("public/latest", None).await
-    }
-
-    /// Sleeps until `round`'s time by `clock`, then polls the relays until
+    /// Sleeps until `round`'s time by the clock, then polls the relays until
     /// one serves the round (a relay a little behind, or clock skew, is
-    /// tolerated: polls back off up to the chain's period). No busy loop.
-    ///
-    /// # Errors
-    ///
-    /// When the relays fail for another reason than "not yet".
-    pub async fn wait_for_round(
-        &self,
-        round: Round,
-        clock: &dyn Clock,
-    ) -> Result<FetchedBeacon, Error> {
+    /// tolerated: polls back off up to the chain's period).
+    async fn wait_for(&self, round: Round) -> Result<FetchedBeacon, Error> {
         let at = self.chain.time().time_of(round)?;
         let period = Duration::from_secs(u64::from(self.chain.time().period().get()));
         let mut poll = Duration::from_millis(200);
         loop {
-            let wait = super::until(clock, at);
+            let wait = clock::until(self.clock.as_ref(), at);
             if !wait.is_zero() {
                 tracing::info!(%round, seconds = wait.as_secs(), "waiting for the round");
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            match self.beacon(round, clock).await {
+            match self.beacon(round).await {
                 Ok(b) => return Ok(b),
                 Err(Error::TooEarly(_)) => {
                     tokio::time::sleep(poll).await;
@@ -392,15 +279,8 @@ impl DrandClient {
             }
         }
     }
-}
 
-fn one_line(e: &dyn core::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
+    async fn latest(&self) -> Result<FetchedBeacon, Error> {
+        self.fetch("public/latest", None).await
     }
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -7,7 +7,6 @@
 //! time has come: `425 Too Early` before, as drand relays answer.
 
 use alloc::sync::Arc;
-use std::io::Write;
 use std::path::Path;
 
 use axum::Router;
@@ -22,8 +21,8 @@ use veil_core::hash::sha256;
 use veil_core::{Chain, ChainTime, Round};
 use zeroize::Zeroizing;
 
-use super::Clock;
 use crate::Error;
+use crate::clock::Clock;
 use crate::keys::read_secret_file;
 
 /// The shortest period a devnet accepts, in seconds.
@@ -138,10 +137,6 @@ impl Devnet {
     ///
     /// [`Error::Write`].
     pub fn save(&self, path: &Path) -> Result<(), Error> {
-        let write = |source| Error::Write {
-            path: path.to_owned(),
-            source,
-        };
         let f = KeyFile {
             scheme: "bls-unchained-g1-rfc9380".into(),
             secret_key: Hex(&self.key.to_bytes()[..]).to_string(),
@@ -149,12 +144,11 @@ impl Devnet {
             period: self.chain.time().period().get(),
             group_hash: Hex(self.chain.group_hash()).to_string(),
         };
-        let text = Zeroizing::new(
-            serde_json::to_string_pretty(&f).map_err(|e| write(std::io::Error::other(e)))?,
-        );
-        let mut file = open_private(path).map_err(write)?;
-        file.write_all(text.as_bytes()).map_err(write)?;
-        file.sync_all().map_err(write)
+        let text = Zeroizing::new(serde_json::to_string_pretty(&f).map_err(|e| Error::Write {
+            path: path.to_owned(),
+            source: std::io::Error::other(e),
+        })?);
+        crate::fs::write_private_new(path, text.as_bytes())
     }
 
     /// The devnet's chain.
@@ -164,7 +158,7 @@ impl Devnet {
 
     /// The chain's drand `/info` JSON (v1 field names).
     pub fn info_json(&self) -> String {
-        info_json(&self.chain)
+        self.chain.info_json().to_string()
     }
 
     /// The beacon of `round`, as drand serves it.
@@ -301,33 +295,6 @@ impl Served {
     }
 }
 
-/// drand's `/info` JSON (v1 field names) for `chain`.
-pub fn info_json(chain: &Chain) -> String {
-    serde_json::json!({
-        "public_key": Hex(chain.public_key().as_bytes()).to_string(),
-        "period": chain.time().period().get(),
-        "genesis_time": chain.time().genesis(),
-        "hash": Hex(chain.hash()).to_string(),
-        "groupHash": Hex(chain.group_hash()).to_string(),
-        "schemeID": chain.scheme().id(),
-        "metadata": {"beaconID": chain.beacon_id()},
-    })
-    .to_string()
-}
-
-/// Creates `path` for writing, readable by its owner only; never replaces
-/// an existing file.
-fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    o.open(path)
-}
-
 #[cfg(test)]
 mod tests {
     use core::sync::atomic::{AtomicU64, Ordering};
@@ -394,12 +361,8 @@ mod tests {
         // Every served beacon verifies on the devnet's chain.
         let b = d_beacon(&s, 5);
         assert!(
-            super::super::client::parse_beacon_json(
-                b.as_bytes(),
-                s.devnet.chain(),
-                Round::new(5).ok()
-            )
-            .is_ok()
+            super::super::FetchedBeacon::parse(b.as_bytes(), s.devnet.chain(), Round::new(5).ok())
+                .is_ok()
         );
     }
 

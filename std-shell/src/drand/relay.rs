@@ -7,6 +7,14 @@ use veil_core::encoding::Hex;
 
 use crate::Error;
 
+/// The public drand relays used when no `--relay` is given.
+pub const DEFAULT_RELAYS: [&str; 4] = [
+    "https://api.drand.sh",
+    "https://api2.drand.sh",
+    "https://api3.drand.sh",
+    "https://drand.cloudflare.com",
+];
+
 /// A relay pinned to one chain: requests go to `{base}/{chainhash}/...`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Relay {

@@ -27,13 +27,8 @@ use veil_core::subtensor::{Registration, account_of_key, storage_prefix};
 use super::{Commitment, CommitmentRegistry, Commitments};
 use crate::Error;
 
-/// The most commitments one fetch reads (a subnet has at most a few
-/// thousand uids; stale entries of deregistered hotkeys add to that).
-pub const MAX_ENTRIES: usize = 65_536;
-/// The largest storage value accepted, in bytes.
-const MAX_VALUE: usize = 8 * 1024;
-/// The largest WebSocket message accepted.
-const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+pub use crate::limits::MAX_CHAIN_COMMITMENTS as MAX_ENTRIES;
+use crate::limits::{MAX_CHAIN_MESSAGE as MAX_MESSAGE, MAX_CHAIN_VALUE as MAX_VALUE};
 
 /// Options of a [`SubtensorRegistry`].
 #[derive(Clone, Copy, Debug)]
@@ -152,7 +147,7 @@ impl Rpc<'_> {
                     continue;
                 }
                 if let Some(err) = v.get("error") {
-                    let msg = sanitize(
+                    let msg = crate::text::peer_line(
                         err.get("message")
                             .and_then(Value::as_str)
                             .unwrap_or("error"),
@@ -172,21 +167,10 @@ impl Rpc<'_> {
     }
 }
 
-/// A node's text made safe for a one-line message: control characters
-/// become spaces, and at most 200 characters are kept.
-fn sanitize(text: &str) -> String {
-    text.chars()
-        .take(200)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
-}
-
+/// A node's `0x`-prefixed hex value of at most `max` bytes.
 fn hex_of(v: &Value, max: usize) -> Option<Vec<u8>> {
-    let s = v.as_str()?.strip_prefix("0x")?;
-    if s.len() > 2 * max {
-        return None;
-    }
-    hex::decode(s).ok()
+    let s = v.as_str().filter(|s| s.starts_with("0x"))?;
+    veil_core::encoding::decode_vec(s, max).ok()
 }
 
 #[async_trait::async_trait]

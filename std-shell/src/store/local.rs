@@ -146,7 +146,7 @@ impl ObjectStore for LocalStore {
                     Err(e) => return Err(StoreError::io(what(), &e)),
                 }
             }
-            crate::io::sync_dir(parent);
+            crate::fs::sync_dir(parent);
             Ok(n)
         }
         .await;

@@ -21,12 +21,8 @@ use super::{
 };
 use crate::Error;
 
-/// The largest body [`PublicStore::put`] sends (a single anonymous `PUT`
-/// has no multipart form, so the body is held in memory).
-pub const MAX_PUBLIC_PUT: usize = 256 * 1024 * 1024;
-
-/// The most bytes of one `ListObjectsV2` page read.
-const MAX_LIST_PAGE_BYTES: usize = 8 * 1024 * 1024;
+use crate::limits::MAX_LIST_PAGE_BYTES;
+pub use crate::limits::MAX_PUBLIC_PUT;
 
 /// A public bucket reached anonymously.
 pub struct PublicStore {

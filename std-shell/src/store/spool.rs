@@ -34,12 +34,7 @@ use sha2::{Digest, Sha256};
 use super::{ErrorKind, ObjectStore, put_bytes};
 use crate::Error;
 
-/// The default cap on the bytes a spool holds (1 GiB).
-pub const DEFAULT_SPOOL_CAP: u64 = 1 << 30;
-
-/// The largest object one spool entry holds (it is kept in memory while
-/// spooled and when read back).
-pub const MAX_SPOOLED: usize = 1 << 30;
+pub use crate::limits::{DEFAULT_SPOOL_CAP, MAX_SPOOLED};
 
 #[derive(Serialize, Deserialize, Clone)]
 struct Meta {
@@ -69,8 +64,8 @@ pub struct SpoolEntry {
     id: String,
 }
 
-fn atomic_write(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    crate::io::write_private_atomic(&dir.join(name), bytes)
+fn atomic_write(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), Error> {
+    crate::fs::write_private_atomic(&dir.join(name), bytes)
 }
 
 fn digest_hex(bytes: &[u8]) -> String {
@@ -193,8 +188,8 @@ impl Spool {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(werr(e)),
                 _ => {}
             }
-            atomic_write(dir, &format!("{id}.data"), &data).map_err(werr)?;
-            atomic_write(dir, &format!("{id}.json"), &meta).map_err(werr)
+            atomic_write(dir, &format!("{id}.data"), &data)?;
+            atomic_write(dir, &format!("{id}.json"), &meta)
         })
         .await
     }
@@ -227,7 +222,7 @@ impl Spool {
                 Error::Content(format!("spooled object for {} is gone", entry.key))
             })?;
             let path = dir.join(format!("{}.data", entry.id));
-            let data = crate::chains::read_capped(&path, MAX_SPOOLED);
+            let data = crate::fs::read_file_capped(&path, MAX_SPOOLED);
             let intact = data
                 .as_ref()
                 .is_ok_and(|d| d.len() as u64 == meta.size && digest_hex(d) == meta.sha256);
@@ -282,7 +277,7 @@ fn remove_entry(dir: &Path, id: &str) -> Result<(), Error> {
             Err(source) => return Err(Error::Write { path, source }),
         }
     }
-    crate::io::sync_dir(dir);
+    crate::fs::sync_dir(dir);
     Ok(())
 }
 

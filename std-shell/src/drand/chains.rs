@@ -1,6 +1,5 @@
 //! Resolving `--chain`: a built-in name, or the path of a drand `/info` file.
 
-use std::io::Read;
 use std::path::Path;
 
 use veil_core::{BuiltinChain, Chain, ChainError, limits::MAX_CHAIN_INFO_JSON_LEN};
@@ -35,31 +34,7 @@ pub fn resolve(arg: &str) -> Result<Chain, Error> {
             ),
         ));
     }
-    let json = read_capped(path, MAX_CHAIN_INFO_JSON_LEN)?;
+    let json = crate::fs::read_file_capped(path, MAX_CHAIN_INFO_JSON_LEN)?;
     Chain::from_info_json(&json)
         .map_err(|e| Error::value("--chain", format!("{}: {e}", path.display())))
-}
-
-/// Reads at most `max` bytes of `path`; a longer file is an error, not a
-/// truncation, and never more than `max + 1` bytes are buffered.
-///
-/// # Errors
-///
-/// [`Error::Read`] or [`Error::FileTooLarge`].
-pub fn read_capped(path: &Path, max: usize) -> Result<Vec<u8>, Error> {
-    let read_err = |source| Error::Read {
-        path: path.to_owned(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(read_err)?;
-    let mut buf = Vec::new();
-    let limit = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(1);
-    file.take(limit).read_to_end(&mut buf).map_err(read_err)?;
-    if buf.len() > max {
-        return Err(Error::FileTooLarge {
-            path: path.to_owned(),
-            max,
-        });
-    }
-    Ok(buf)
 }

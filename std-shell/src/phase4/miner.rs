@@ -1,5 +1,5 @@
 //! The MIID Phase 4 miner: answers `IdentitySynapse` requests behind the
-//! axon ([`crate::axon`]).
+//! axon ([`crate::axon`]); [`MinerService`] serves it.
 //!
 //! For one request:
 //!
@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use rand_core::OsRng;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
@@ -36,53 +36,27 @@ use tokio::task::JoinSet;
 use veil_core::Chain;
 use veil_core::format::Format;
 use veil_core::ibe::PreparedRound;
-use veil_core::miid::{
-    self, ImageHasher, ImageRequestMeta, JsonStr, KeyParts, S3Submission, variation_seed,
-};
+use veil_core::miid::{self, ImageHasher, ImageRequestMeta, JsonStr, KeyParts, variation_seed};
 use veil_core::sign::Keypair;
 
-use crate::axon::{Caller, Refusal, Synapse, address_of};
-use crate::drand::Clock;
-use crate::generator::{Generator, Job, Variation};
-use crate::images::{self, ImageLimits};
+use super::generator::{Generator, Job, Variation};
+use super::images::{self, ImageLimits};
+use super::records::Submission;
+use crate::axon::{Caller, Refusal, Synapse};
+use crate::clock::Clock;
+use crate::keys::address_of;
 use crate::store::spool::{Upload, Uploader};
 use crate::timelock;
+
+mod serve;
+
+pub use serve::{MinerService, ServeConfig};
 
 /// The synapse a miner serves.
 pub const SYNAPSE: &str = "IdentitySynapse";
 
 /// MIID's default challenge id when the request names none.
 pub const DEFAULT_CHALLENGE_ID: &str = "sandbox_test";
-
-/// An `S3Submission` as the shell holds it (owned strings). Serialized
-/// with exactly MIID's field names.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Submission {
-    /// Where the sealed image is stored.
-    pub s3_key: String,
-    /// SHA-256 hex of the plaintext PNG.
-    pub image_hash: String,
-    /// 128 hex characters: the miner's signature of
-    /// `challenge:{cid}:hash:{image_hash}`.
-    pub signature: String,
-    /// The variation type.
-    pub variation_type: String,
-    /// 16 hex characters.
-    pub path_signature: String,
-}
-
-impl Submission {
-    /// The core's view, for its checks.
-    pub fn as_core(&self) -> S3Submission<'_> {
-        S3Submission {
-            s3_key: &self.s3_key,
-            image_hash: &self.image_hash,
-            signature: &self.signature,
-            variation_type: &self.variation_type,
-            path_signature: &self.path_signature,
-        }
-    }
-}
 
 /// How a miner works.
 #[derive(Clone, Debug)]

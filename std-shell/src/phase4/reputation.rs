@@ -1,10 +1,6 @@
-//! Weights from reputation: the file the reveal writes after each cycle
-//! ([`Reputation`]), the formula that turns it into weights
-//! ([`compute`]), and where weights go ([`WeightSink`]; a file by default,
-//! since setting weights on chain is a signed extrinsic veil does not send
-//! yet).
+//! The reputation the reveal writes and the next cycle's weights read.
 //!
-//! ## The reputation file (`veil/reputation/v1`)
+//! ## The file (`veil/reputation/v1`)
 //!
 //! ```json
 //! { "schema": "veil/reputation/v1",
@@ -16,37 +12,21 @@
 //! file invalid); the counters are informational. Unknown fields are
 //! ignored, so later versions can add to it.
 //!
-//! ## The formula
-//!
-//! For each miner queried this cycle:
-//!
-//! ```text
-//! reputation_i  = score from the file, or 0.5 for a miner it does not list
-//!                 (a new miner starts in the middle, not at zero)
-//! completeness_i = min(1, accepted submissions_i / variations requested)
-//! raw_i          = reputation_i · completeness_i
-//! weight_i       = raw_i / Σ raw          (all zero when Σ raw = 0)
-//! ```
-//!
-//! So a miner is paid for what it delivered **now**, scaled by how its past
-//! deliveries held up when they were revealed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use alloc::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::limits::MAX_REPUTATION_FILE;
 
 /// The schema tag of the reputation file.
 pub const REPUTATION_SCHEMA: &str = "veil/reputation/v1";
 
 /// The reputation of a miner the file does not list.
 pub const DEFAULT_REPUTATION: f64 = 0.5;
-
-/// Largest reputation file read, bytes.
-pub const MAX_REPUTATION_FILE: usize = 64 * 1024 * 1024;
 
 /// One miner's standing.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -82,8 +62,7 @@ pub struct Reputation {
 /// How much one reveal moves a score: `score ← (1 − RATE)·score + RATE·cycle`.
 pub const REPUTATION_RATE: f64 = 0.3;
 
-/// How many revealed challenge ids the reputation file remembers.
-pub const MAX_REVEALED: usize = 1024;
+pub use crate::limits::MAX_REVEALED;
 
 /// What one miner's images came to in one reveal.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,12 +97,8 @@ impl Reputation {
     /// Unreadable, too large, not JSON of the schema, or a score that is
     /// not a finite number.
     pub fn load(path: &Path) -> Result<Self, Error> {
-        let bytes = match crate::chains::read_capped(path, MAX_REPUTATION_FILE) {
-            Ok(b) => b,
-            Err(Error::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Self::default());
-            }
-            Err(e) => return Err(e),
+        let Some(bytes) = crate::fs::read_file_capped_if_exists(path, MAX_REPUTATION_FILE)? else {
+            return Ok(Self::default());
         };
         let rep: Self = serde_json::from_slice(&bytes)
             .map_err(|e| Error::Content(format!("{}: {e}", path.display())))?;
@@ -187,10 +162,7 @@ impl Reputation {
     pub fn save(&self, path: &Path) -> Result<(), Error> {
         let bytes = serde_json::to_vec_pretty(self)
             .map_err(|e| Error::Content(format!("reputation: {e}")))?;
-        crate::io::write_private_atomic(path, &bytes).map_err(|source| Error::Write {
-            path: path.to_owned(),
-            source,
-        })
+        crate::fs::write_private_atomic(path, &bytes)
     }
 
     /// A miner's reputation in `[0, 1]`.
@@ -201,177 +173,9 @@ impl Reputation {
     }
 }
 
-/// What one miner delivered this cycle.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Delivery {
-    /// The miner's uid.
-    pub uid: u32,
-    /// Its hotkey.
-    pub hotkey: String,
-    /// Submissions accepted.
-    pub accepted: usize,
-}
-
-/// The weights of one cycle.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Weights {
-    /// The formula, in words (recorded with the numbers).
-    pub formula: &'static str,
-    /// Variations requested of each miner.
-    pub requested: usize,
-    /// The uids, in order.
-    pub uids: Vec<u32>,
-    /// Their hotkeys.
-    pub hotkeys: Vec<String>,
-    /// The reputation used for each.
-    pub reputation: Vec<f64>,
-    /// The normalized weights (sum 1, or all 0).
-    pub weights: Vec<f64>,
-}
-
-/// The formula in words, recorded in every results file.
-pub const FORMULA: &str = "weight_i = raw_i / sum(raw); raw_i = reputation_i * min(1, accepted_i / requested); reputation from the previous reveal (0.5 when unknown)";
-
-/// Applies the formula (module docs).
-pub fn compute(reputation: &Reputation, deliveries: &[Delivery], requested: usize) -> Weights {
-    let mut uids = Vec::new();
-    let mut hotkeys = Vec::new();
-    let mut reps = Vec::new();
-    let mut raw = Vec::new();
-    for d in deliveries {
-        let rep = reputation.of(&d.hotkey);
-        let completeness = if requested == 0 {
-            0.0
-        } else {
-            (d.accepted.min(requested) as f64) / (requested as f64)
-        };
-        uids.push(d.uid);
-        hotkeys.push(d.hotkey.clone());
-        reps.push(rep);
-        raw.push(rep * completeness);
-    }
-    let sum: f64 = raw.iter().sum();
-    let weights = if sum > 0.0 {
-        raw.iter().map(|r| r / sum).collect()
-    } else {
-        vec![0.0; raw.len()]
-    };
-    Weights {
-        formula: FORMULA,
-        requested,
-        uids,
-        hotkeys,
-        reputation: reps,
-        weights,
-    }
-}
-
-/// Where weights go.
-#[async_trait::async_trait]
-pub trait WeightSink: Send + Sync {
-    /// For results and logs.
-    fn describe(&self) -> String;
-    /// Records (or sets) the weights of a cycle.
-    ///
-    /// # Errors
-    ///
-    /// When they could not be recorded.
-    async fn set(&self, challenge_id: &str, weights: &Weights) -> Result<(), Error>;
-}
-
-/// Writes each cycle's weights to one JSON file (atomically, replacing the
-/// previous cycle's): `{challenge_id, weights: {...}}`.
-#[derive(Clone, Debug)]
-pub struct FileSink {
-    path: PathBuf,
-}
-
-impl FileSink {
-    /// A sink writing `path`.
-    pub fn new(path: &Path) -> Self {
-        Self {
-            path: path.to_owned(),
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl WeightSink for FileSink {
-    fn describe(&self) -> String {
-        format!("file:{}", self.path.display())
-    }
-
-    async fn set(&self, challenge_id: &str, weights: &Weights) -> Result<(), Error> {
-        let doc = serde_json::json!({ "challenge_id": challenge_id, "weights": weights });
-        let bytes =
-            serde_json::to_vec_pretty(&doc).map_err(|e| Error::Content(format!("weights: {e}")))?;
-        crate::io::write_private_atomic(&self.path, &bytes).map_err(|source| Error::Write {
-            path: self.path.clone(),
-            source,
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn d(uid: u32, hotkey: &str, accepted: usize) -> Delivery {
-        Delivery {
-            uid,
-            hotkey: hotkey.into(),
-            accepted,
-        }
-    }
-
-    #[test]
-    fn formula() {
-        let mut rep = Reputation::default();
-        rep.miners.insert(
-            "a".into(),
-            MinerReputation {
-                score: 1.0,
-                cycles: 1,
-                verified: 5,
-                failed: 0,
-            },
-        );
-        rep.miners.insert(
-            "b".into(),
-            MinerReputation {
-                score: 7.0, // clamped to 1
-                cycles: 1,
-                verified: 5,
-                failed: 0,
-            },
-        );
-        rep.miners.insert(
-            "z".into(),
-            MinerReputation {
-                score: 0.0,
-                cycles: 1,
-                verified: 0,
-                failed: 5,
-            },
-        );
-        // a: 1·1, b: 1·0.4, c (unknown): 0.5·1, z: 0·1 → sum 1.9
-        let w = compute(
-            &rep,
-            &[d(0, "a", 5), d(1, "b", 2), d(2, "c", 9), d(3, "z", 5)],
-            5,
-        );
-        let expect = [1.0 / 1.9, 0.4 / 1.9, 0.5 / 1.9, 0.0];
-        for (got, want) in w.weights.iter().zip(expect) {
-            assert!((got - want).abs() < 1e-12, "{got} vs {want}");
-        }
-        assert_eq!(w.uids, [0, 1, 2, 3]);
-        assert_eq!(w.reputation, [1.0, 1.0, 0.5, 0.0]);
-        // Nothing delivered: all zero, no division by zero.
-        let w = compute(&rep, &[d(0, "a", 0), d(1, "c", 0)], 5);
-        assert_eq!(w.weights, [0.0, 0.0]);
-        let w = compute(&rep, &[d(0, "a", 3)], 0);
-        assert_eq!(w.weights, [0.0]);
-    }
 
     #[test]
     fn reputation_file() {
@@ -394,11 +198,6 @@ mod tests {
         assert!(!e.contains('\n'), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
-}
-
-#[cfg(test)]
-mod reveal_tests {
-    use super::*;
 
     #[test]
     fn a_reveal_counts_once_and_moves_scores_by_the_rate() {

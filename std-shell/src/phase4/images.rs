@@ -1,5 +1,6 @@
 //! Images: decoding with explicit limits, PNG encoding, base64 with a cap,
-//! base-image folders and the shipped samples.
+//! thumbnails; base-image folders and the shipped samples ([`load_dir`],
+//! [`samples`]); perceptual fingerprints ([`Fingerprint`]).
 //!
 //! Every image veil decodes comes from someone else: a miner decodes the
 //! validator's base image, a validator and the reveal decode miners' images.
@@ -28,14 +29,20 @@
 //! chunks), which matters because miners sign the SHA-256 of those bytes.
 
 use core::fmt;
-use std::fs::File;
-use std::io::{Cursor, Read as _};
-use std::path::{Path, PathBuf};
+use std::io::Cursor;
 
 use base64::Engine as _;
 use image::{ImageDecoder as _, ImageEncoder as _};
 
 use crate::Error;
+use crate::limits::{MAX_IMAGE_ALLOC, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE};
+use crate::text::one_line;
+
+mod base;
+mod fingerprint;
+
+pub use base::{BaseImage, load_dir, samples};
+pub use fingerprint::{FINGERPRINT_SIDE, Fingerprint, NEAR_DUPLICATE_MAX};
 
 /// The bounds applied to an untrusted image.
 ///
@@ -62,10 +69,10 @@ pub struct ImageLimits {
 impl Default for ImageLimits {
     fn default() -> Self {
         Self {
-            max_bytes: 16 << 20,
-            max_width: 4096,
-            max_height: 4096,
-            max_alloc: 256 << 20,
+            max_bytes: MAX_IMAGE_BYTES,
+            max_width: MAX_IMAGE_SIDE,
+            max_height: MAX_IMAGE_SIDE,
+            max_alloc: MAX_IMAGE_ALLOC,
         }
     }
 }
@@ -243,15 +250,6 @@ fn image_error(format: Format, limits: &ImageLimits, e: &image::ImageError) -> E
     Error::Content(msg)
 }
 
-/// Collapses any line breaks or control characters so an error stays on one line.
-pub(crate) fn one_line(s: &str) -> String {
-    let cleaned: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// Encodes RGB8 pixels as PNG. Deterministic: the same pixels always give the
 /// same bytes (zlib level 6 through the `png` crate's pure-Rust deflate,
 /// adaptive filters, no ancillary chunks).
@@ -276,86 +274,6 @@ pub fn encode_png(img: &image::RgbImage) -> Result<Vec<u8>, Error> {
         )
         .map_err(|e| Error::Content(format!("cannot encode PNG: {}", one_line(&e.to_string()))))?;
     Ok(out)
-}
-
-/// Side of the grey grid a [`Fingerprint`] keeps.
-pub const FINGERPRINT_SIDE: u32 = 32;
-
-/// The largest [`Fingerprint::distance`] at which two images count as
-/// near duplicates, in grey levels (of 255).
-///
-/// Measured on the sample faces: a copy re-encoded as JPEG (quality 80) or
-/// rescaled to half size stays under 3 from its original, while the
-/// built-in generator's variations of one base image for two different
-/// seeds are at least about 4 apart for every standard request.
-pub const NEAR_DUPLICATE_MAX: f32 = 3.5;
-
-/// A perceptual fingerprint: the image in grey, reduced to 32×32 cells.
-///
-/// Two images are compared by [`Fingerprint::distance`]: the largest
-/// difference of one cell once the mean difference is taken out. A copy
-/// that was re-encoded, rescaled or made uniformly brighter differs
-/// little everywhere; a real variation differs a lot somewhere, even when
-/// it only moved a mouth.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Fingerprint(Vec<u8>);
-
-impl fmt::Debug for Fingerprint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Fingerprint({}…)",
-            hex::encode(&self.0[..8.min(self.0.len())])
-        )
-    }
-}
-
-impl Fingerprint {
-    /// The fingerprint of `img`.
-    pub fn of(img: &image::RgbImage) -> Self {
-        let grey = image::imageops::grayscale(img);
-        let small = image::imageops::resize(
-            &grey,
-            FINGERPRINT_SIDE,
-            FINGERPRINT_SIDE,
-            image::imageops::FilterType::Triangle,
-        );
-        Self(small.into_raw())
-    }
-
-    /// The fingerprint as hex (2048 characters).
-    pub fn to_hex(&self) -> String {
-        hex::encode(&self.0)
-    }
-
-    /// A fingerprint from [`Fingerprint::to_hex`]'s form.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Content`] for anything but 2048 hex characters.
-    pub fn from_hex(text: &str) -> Result<Self, Error> {
-        let cells = (FINGERPRINT_SIDE * FINGERPRINT_SIDE) as usize;
-        match hex::decode(text) {
-            Ok(bytes) if bytes.len() == cells => Ok(Self(bytes)),
-            _ => Err(Error::Content(format!(
-                "a fingerprint is {} hex characters",
-                cells * 2
-            ))),
-        }
-    }
-
-    /// How far apart two fingerprints are, in grey levels: the largest
-    /// per-cell difference after removing the mean difference.
-    pub fn distance(&self, other: &Self) -> f32 {
-        let n = self.0.len().min(other.0.len()).max(1);
-        let diff = |(a, b): (&u8, &u8)| f32::from(*a) - f32::from(*b);
-        let mean = self.0.iter().zip(&other.0).map(diff).sum::<f32>() / n as f32;
-        self.0
-            .iter()
-            .zip(&other.0)
-            .map(|p| (diff(p) - mean).abs())
-            .fold(0.0, f32::max)
-    }
 }
 
 /// A JPEG thumbnail (quality 80) no larger than `max_side` pixels on either
@@ -430,162 +348,6 @@ pub fn encode_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// A base image: its file name and its original encoded bytes (what a
-/// validator sends, base64-encoded, in an `ImageRequest`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct BaseImage {
-    /// The file name, e.g. `face-01.png`.
-    pub name: String,
-    /// The encoded PNG or JPEG.
-    pub bytes: Vec<u8>,
-}
-
-impl fmt::Debug for BaseImage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BaseImage")
-            .field("name", &self.name)
-            .field("len", &self.bytes.len())
-            .finish()
-    }
-}
-
-/// Loads every `*.png`, `*.jpg` and `*.jpeg` file (extension matched
-/// case-insensitively) of `dir`, sorted by name, each checked with
-/// [`decode`]. Other files and sub-folders are ignored; symbolic links are
-/// followed to what they name, and only regular files are read.
-///
-/// # Errors
-///
-/// [`Error::Read`] when the folder or a file cannot be read,
-/// [`Error::FileTooLarge`] for a file over `limits.max_bytes` (refused from
-/// its size, without reading it), [`Error::Content`] for a file that does not
-/// decode within `limits`, a file name that is not UTF-8, or a folder without
-/// any such image.
-pub fn load_dir(dir: &Path, limits: &ImageLimits) -> Result<Vec<BaseImage>, Error> {
-    let read_err = |path: &Path| {
-        let path = path.to_owned();
-        move |source| Error::Read { path, source }
-    };
-    let mut found: Vec<(String, PathBuf)> = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(read_err(dir))? {
-        let entry = entry.map_err(read_err(dir))?;
-        let path = entry.path();
-        let is_image = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-            ["png", "jpg", "jpeg"]
-                .iter()
-                .any(|x| e.eq_ignore_ascii_case(x))
-        });
-        if !is_image {
-            continue;
-        }
-        // Follows a symbolic link; skips folders, FIFOs and devices.
-        let meta = std::fs::metadata(&path).map_err(read_err(&path))?;
-        if !meta.is_file() {
-            continue;
-        }
-        let name = entry.file_name().into_string().map_err(|raw| {
-            Error::Content(format!(
-                "{}: file name is not UTF-8",
-                dir.join(&raw).display()
-            ))
-        })?;
-        found.push((name, path));
-    }
-    if found.is_empty() {
-        return Err(Error::Content(format!(
-            "no png/jpg/jpeg images in {}",
-            dir.display()
-        )));
-    }
-    found.sort_by(|a, b| a.0.cmp(&b.0));
-    found
-        .into_iter()
-        .map(|(name, path)| {
-            let bytes = read_file_capped(&path, limits.max_bytes)?;
-            decode(&bytes, limits)
-                .map_err(|e| Error::Content(format!("{}: {e}", path.display())))?;
-            Ok(BaseImage { name, bytes })
-        })
-        .collect()
-}
-
-/// Reads a regular file of at most `max` bytes: refused from its size when
-/// larger, and never read past `max + 1` bytes even if it grows meanwhile.
-pub(crate) fn read_file_capped(path: &Path, max: usize) -> Result<Vec<u8>, Error> {
-    let read_err = |source| Error::Read {
-        path: path.to_owned(),
-        source,
-    };
-    let too_large = || Error::FileTooLarge {
-        path: path.to_owned(),
-        max,
-    };
-    let file = File::open(path).map_err(read_err)?;
-    let len = file.metadata().map_err(read_err)?.len();
-    let cap = u64::try_from(max).unwrap_or(u64::MAX);
-    if len > cap {
-        return Err(too_large());
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    file.take(cap.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(read_err)?;
-    if bytes.len() > max {
-        return Err(too_large());
-    }
-    Ok(bytes)
-}
-
-/// The shipped sample images, embedded in the binary.
-const SAMPLES: &[(&str, &[u8])] = &[
-    (
-        "face-01.png",
-        include_bytes!("../assets/base-images/face-01.png"),
-    ),
-    (
-        "face-02.png",
-        include_bytes!("../assets/base-images/face-02.png"),
-    ),
-    (
-        "face-03.png",
-        include_bytes!("../assets/base-images/face-03.png"),
-    ),
-    (
-        "face-04.png",
-        include_bytes!("../assets/base-images/face-04.png"),
-    ),
-    (
-        "face-05.png",
-        include_bytes!("../assets/base-images/face-05.png"),
-    ),
-    (
-        "face-06.png",
-        include_bytes!("../assets/base-images/face-06.png"),
-    ),
-    (
-        "face-07.png",
-        include_bytes!("../assets/base-images/face-07.png"),
-    ),
-    (
-        "face-08.jpg",
-        include_bytes!("../assets/base-images/face-08.jpg"),
-    ),
-];
-
-/// The sample base images veil ships (`std-shell/assets/base-images/`,
-/// generated by `scripts/make-sample-images`): stylised 256×256 faces, seven
-/// PNG and one JPEG, sorted by name. They are the validator's default base
-/// images and the sandbox's.
-pub fn samples() -> Vec<BaseImage> {
-    SAMPLES
-        .iter()
-        .map(|(name, bytes)| BaseImage {
-            name: (*name).to_owned(),
-            bytes: bytes.to_vec(),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -594,11 +356,11 @@ mod tests {
         u8::try_from(v % 256).unwrap()
     }
 
-    fn gradient(w: u32, h: u32) -> image::RgbImage {
+    pub(super) fn gradient(w: u32, h: u32) -> image::RgbImage {
         image::RgbImage::from_fn(w, h, |x, y| image::Rgb([byte(x), byte(y), byte(x + y)]))
     }
 
-    fn jpeg(img: &image::RgbImage) -> Vec<u8> {
+    pub(super) fn jpeg(img: &image::RgbImage) -> Vec<u8> {
         let mut out = Vec::new();
         image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
             .encode_image(img)
@@ -828,92 +590,5 @@ mod tests {
             assert!(!e.contains('\n'));
         }
         assert_eq!(decode_base64("", 0).unwrap(), Vec::<u8>::new());
-    }
-
-    fn scratch(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("veil-images-test-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
-    #[test]
-    fn load_dir_filters_sorts_and_checks() {
-        let dir = scratch("load");
-        let png = encode_png(&gradient(8, 8)).unwrap();
-        let jpg = jpeg(&gradient(8, 8));
-        std::fs::write(dir.join("b.PNG"), &png).unwrap();
-        std::fs::write(dir.join("a.jpeg"), &jpg).unwrap();
-        std::fs::write(dir.join("c.Jpg"), &jpg).unwrap();
-        std::fs::write(dir.join("notes.txt"), b"not an image").unwrap();
-        std::fs::write(dir.join("png"), &png).unwrap();
-        std::fs::create_dir(dir.join("sub.png")).unwrap();
-        let got = load_dir(&dir, &ImageLimits::default()).unwrap();
-        let names: Vec<&str> = got.iter().map(|b| b.name.as_str()).collect();
-        assert_eq!(names, ["a.jpeg", "b.PNG", "c.Jpg"]);
-        assert_eq!(got[1].bytes, png);
-
-        // A corrupt image fails the whole folder, naming the file.
-        std::fs::write(dir.join("d.png"), b"\x89PNG\r\n\x1a\nbroken").unwrap();
-        let e = load_dir(&dir, &ImageLimits::default())
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("d.png") && e.contains("invalid PNG"), "{e}");
-        std::fs::remove_file(dir.join("d.png")).unwrap();
-
-        // A file over the cap is refused without being read.
-        let small = ImageLimits {
-            max_bytes: png.len() - 1,
-            ..ImageLimits::default()
-        };
-        std::fs::remove_file(dir.join("a.jpeg")).unwrap();
-        std::fs::remove_file(dir.join("c.Jpg")).unwrap();
-        match load_dir(&dir, &small) {
-            Err(Error::FileTooLarge { path, max }) => {
-                assert!(path.ends_with("b.PNG"));
-                assert_eq!(max, png.len() - 1);
-            }
-            other => panic!("{other:?}"),
-        }
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn load_dir_refuses_empty_and_missing_folders() {
-        let dir = scratch("empty");
-        std::fs::write(dir.join("readme.md"), b"nothing").unwrap();
-        let e = load_dir(&dir, &ImageLimits::default())
-            .unwrap_err()
-            .to_string();
-        assert_eq!(e, format!("no png/jpg/jpeg images in {}", dir.display()));
-        std::fs::remove_dir_all(&dir).unwrap();
-        let e = load_dir(&dir, &ImageLimits::default()).unwrap_err();
-        assert!(matches!(e, Error::Read { .. }), "{e}");
-    }
-
-    #[test]
-    fn samples_all_decode() {
-        let samples = samples();
-        assert!((6..=8).contains(&samples.len()));
-        let mut names: Vec<&str> = samples.iter().map(|s| s.name.as_str()).collect();
-        names.sort_unstable();
-        assert_eq!(
-            names,
-            samples.iter().map(|s| s.name.as_str()).collect::<Vec<_>>()
-        );
-        let mut jpegs = 0;
-        for s in &samples {
-            assert!(s.bytes.len() <= 60_000, "{}: {}", s.name, s.bytes.len());
-            let format = Format::detect(&s.bytes).unwrap();
-            assert!(s.name.ends_with(format.extension()), "{}", s.name);
-            jpegs += usize::from(format == Format::Jpeg);
-            let img = decode(&s.bytes, &ImageLimits::default()).unwrap();
-            assert_eq!(img.dimensions(), (256, 256), "{}", s.name);
-        }
-        assert!(jpegs >= 1);
-        // The shipped folder itself loads the same images.
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/base-images");
-        assert_eq!(load_dir(&dir, &ImageLimits::default()).unwrap(), samples);
     }
 }

@@ -10,11 +10,9 @@
 use core::fmt::Write as _;
 use std::path::Path;
 
-use crate::images::{self, ImageLimits};
-use crate::reveal::{BaseRecord, MinerOutcome};
-
-/// Largest thumbnail file inlined, bytes.
-const MAX_THUMBNAIL_FILE: usize = 4 * 1024 * 1024;
+use super::images::{self, ImageLimits};
+use super::records::{BaseRecord, MinerOutcome};
+use crate::limits::MAX_THUMBNAIL_FILE;
 
 /// Longest side of the base image as shown, pixels.
 const BASE_SIDE: u32 = 320;
@@ -96,7 +94,7 @@ pub fn render(page: &Page<'_>) -> String {
         let shown = base
             .path
             .as_deref()
-            .and_then(|p| crate::chains::read_capped(p, ImageLimits::default().max_bytes).ok())
+            .and_then(|p| crate::fs::read_file_capped(p, ImageLimits::default().max_bytes).ok())
             .and_then(|bytes| images::decode(&bytes, &ImageLimits::default()).ok())
             .and_then(|img| images::thumbnail_jpeg(&img, BASE_SIDE).ok());
         let _ = write!(h, "<figure class=\"base\">");
@@ -190,7 +188,7 @@ fn miner_section(h: &mut String, page: &Page<'_>, m: &MinerOutcome) {
                     .join("thumbs")
                     .join(format!("{}-{}.jpg", c.uid, c.index))
             })
-            .and_then(|p| crate::chains::read_capped(&p, MAX_THUMBNAIL_FILE).ok());
+            .and_then(|p| crate::fs::read_file_capped(&p, MAX_THUMBNAIL_FILE).ok());
         h.push_str("<figure>");
         match thumb {
             Some(jpeg) => {
@@ -208,7 +206,7 @@ fn miner_section(h: &mut String, page: &Page<'_>, m: &MinerOutcome) {
             h,
             "<figcaption><b>{kind}</b> <span class=\"{verdict}\">{verdict}</span>{reason}</figcaption></figure>",
             kind = escape(&c.variation_type),
-            verdict = escape(&c.verdict),
+            verdict = c.verdict.as_str(),
             reason = c
                 .reason
                 .as_ref()

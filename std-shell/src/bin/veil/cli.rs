@@ -1,0 +1,208 @@
+//! The command line: the top-level [`Cli`], its [`Command`]s, and the
+//! argument groups several commands share (`--chain`, `--store`, the
+//! hotkey, the message). Each command's own arguments are in its file
+//! under `commands/`.
+
+use std::path::PathBuf;
+
+use alloc::sync::Arc;
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use veil::drand::chains;
+use veil::store::{self, ObjectStore, RetryPolicy};
+use veil::{Error, keys};
+use veil_core::Chain;
+use veil_core::sign::Keypair;
+
+use crate::commands::{
+    self, Ctx, beacon, commitment, decrypt, encrypt, inspect, miner, reveal, round, sandbox,
+    signing, validator,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "veil",
+    version,
+    about = "Seal data until a drand round; carry it between Bittensor miners and validators"
+)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// drand round math.
+    #[command(subcommand)]
+    Round(round::Command),
+    /// drand beacons.
+    #[command(subcommand)]
+    Beacon(beacon::Command),
+    /// Seal IN (default stdin) until a drand round.
+    Encrypt(encrypt::Args),
+    /// Open a sealed IN (default stdin); the format is detected.
+    Decrypt(decrypt::Args),
+    /// Print the SS58 address of a hotkey.
+    Address(signing::AddressArgs),
+    /// Sign a message with a hotkey (sr25519, context "substrate"); prints
+    /// 128 lowercase hex characters.
+    Sign(signing::SignArgs),
+    /// Verify a signature: exit 0 when valid, 1 when invalid or malformed.
+    /// A signature over <Bytes>MESSAGE</Bytes> is accepted too.
+    Verify(signing::VerifyArgs),
+    /// GRAIL read commitments.
+    #[command(subcommand)]
+    Commitment(commitment::Command),
+    /// Object stores: a directory (default), S3/R2 from the R2_* environment,
+    /// or a public bucket URL.
+    #[command(subcommand)]
+    Store(commands::store::Command),
+    /// Run a MIID Phase 4 miner: serve IdentitySynapse over the bittensor
+    /// axon protocol; prints `listening http://ADDR hotkey SS58` once bound.
+    Miner(Box<miner::Args>),
+    /// Run MIID Phase 4 validator cycles: query the miners, check every
+    /// submission, write results JSON; prints each results file's path.
+    Validator(Box<validator::Args>),
+    /// Post-validation: once the target round of a results file is
+    /// emitted, open every accepted submission and check it; writes the
+    /// reveal JSON, the HTML report and the reputation file. Resumable.
+    Reveal(Box<reveal::Args>),
+    /// The whole Phase 4 flow on this machine, nothing to set up: a devnet
+    /// beacon, a local store, N miners and a validator over loopback, then
+    /// the reveal; prints a summary and where the report is.
+    Sandbox(Box<sandbox::Args>),
+    /// Describe a sealed IN as JSON without decrypting it.
+    Inspect(inspect::Args),
+}
+
+/// `--chain`.
+#[derive(Args)]
+pub(crate) struct ChainArg {
+    /// A built-in chain (quicknet, quicknet-t, default/mainnet, fastnet,
+    /// testnet-unchained) or the path of a drand /info JSON file.
+    #[arg(long, value_name = "C", default_value = chains::DEFAULT_CHAIN.name())]
+    pub(crate) chain: String,
+}
+
+impl ChainArg {
+    pub(crate) fn resolve(&self) -> Result<Chain> {
+        Ok(chains::resolve(&self.chain)?)
+    }
+}
+
+/// `--store`.
+#[derive(Args)]
+pub(crate) struct StoreArg {
+    /// dir:PATH or a path (local directory), s3://BUCKET or s3/r2 (S3/R2
+    /// with the R2_* environment), or public:URL (anonymous; anyone can
+    /// overwrite such objects).
+    #[arg(long, value_name = "STORE", default_value = "veil-store")]
+    pub(crate) store: String,
+}
+
+impl StoreArg {
+    /// Opens the store; a public bucket adds its warning to what the
+    /// command says once it succeeds.
+    pub(crate) fn open(&self, ctx: &mut Ctx) -> Result<Arc<dyn ObjectStore>> {
+        open_store(&self.store, ctx)
+    }
+}
+
+/// Opens the store `spec` names (a public bucket's warning goes to `ctx`).
+pub(crate) fn open_store(spec: &str, ctx: &mut Ctx) -> Result<Arc<dyn ObjectStore>> {
+    if spec.starts_with("public:") {
+        ctx.warn(store::public::PublicStore::WARNING);
+    }
+    let env = |name: &str| std::env::var(name).ok();
+    Ok(store::from_spec(spec, &env, RetryPolicy::default())?)
+}
+
+/// Where the hotkey comes from. Without --seed or --seed-file, the bittensor
+/// wallet named by --wallet.* (or BT_WALLET_NAME/HOTKEY/PATH, or "default").
+#[derive(Args)]
+pub(crate) struct KeyArgs {
+    /// The secret as hex: a 32-byte mini secret or a 64-byte secret key.
+    #[arg(long, value_name = "HEX", allow_hyphen_values = true, conflicts_with_all = ["seed_file", "wallet_name", "wallet_hotkey", "wallet_path"])]
+    seed: Option<String>,
+    /// A file holding the hex seed (must not be readable by others).
+    #[arg(long, value_name = "F", conflicts_with_all = ["wallet_name", "wallet_hotkey", "wallet_path"])]
+    seed_file: Option<PathBuf>,
+    /// Wallet name.
+    #[arg(long = "wallet.name", value_name = "N")]
+    wallet_name: Option<String>,
+    /// Hotkey name.
+    #[arg(long = "wallet.hotkey", value_name = "H")]
+    wallet_hotkey: Option<String>,
+    /// Wallets directory.
+    #[arg(long = "wallet.path", value_name = "P")]
+    wallet_path: Option<PathBuf>,
+}
+
+impl KeyArgs {
+    pub(crate) fn keypair(self) -> Result<Keypair> {
+        Ok(match (self.seed, self.seed_file) {
+            (Some(hex), _) => keys::keypair_from_seed_hex("--seed", &hex)?,
+            (None, Some(path)) => keys::keypair_from_seed_file(&path)?,
+            (None, None) => keys::keypair_from_wallet(&keys::WalletRef::resolve(
+                self.wallet_name,
+                self.wallet_hotkey,
+                self.wallet_path,
+            ))?,
+        })
+    }
+}
+
+/// The message: its UTF-8 bytes exactly (a leading 0x is not decoded), or hex.
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct MessageArgs {
+    /// The message text; its UTF-8 bytes are signed exactly.
+    #[arg(long, value_name = "STR", allow_hyphen_values = true)]
+    message: Option<String>,
+    /// The message as hex bytes.
+    #[arg(long, value_name = "HEX", allow_hyphen_values = true)]
+    message_hex: Option<String>,
+}
+
+impl MessageArgs {
+    pub(crate) fn bytes(self) -> Result<Vec<u8>> {
+        match (self.message, self.message_hex) {
+            (Some(text), _) => Ok(text.into_bytes()),
+            (None, Some(hex)) => Ok(veil::args::parse_hex("--message-hex", &hex)?),
+            (None, None) => {
+                Err(Error::value("--message", "give --message or --message-hex").into())
+            }
+        }
+    }
+}
+
+/// `--registry FILE | --subtensor URL --netuid N`, where a command reads
+/// commitments.
+#[derive(Args)]
+pub(crate) struct RegistryArgs {
+    /// Read commitments (the miners' buckets and read keys) from this
+    /// registry file.
+    #[arg(long, value_name = "FILE", conflicts_with = "subtensor")]
+    pub(crate) registry: Option<PathBuf>,
+    /// ... or from subtensor's Commitments over this JSON-RPC URL.
+    #[arg(long, value_name = "URL", requires = "netuid")]
+    pub(crate) subtensor: Option<String>,
+    /// The subnet (with --subtensor).
+    #[arg(long, value_name = "N")]
+    pub(crate) netuid: Option<String>,
+}
+
+impl RegistryArgs {
+    pub(crate) fn open(&self) -> Result<Option<Arc<dyn veil::registry::CommitmentRegistry>>> {
+        let netuid = self
+            .netuid
+            .as_deref()
+            .map(|n| veil::args::parse_netuid("--netuid", n))
+            .transpose()?;
+        Ok(veil::registry::from_args(
+            self.registry.as_deref(),
+            self.subtensor.as_deref(),
+            netuid,
+        )?)
+    }
+}

@@ -1,0 +1,160 @@
+//! `veil miner`: serve a MIID Phase 4 miner until stopped.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use alloc::sync::Arc;
+use anyhow::{Context as _, Result};
+use core::time::Duration;
+use veil::axon::{Allow, AxonConfig};
+use veil::clock::SystemClock;
+use veil::phase4::generator::{Builtin, External, Generator};
+use veil::phase4::images::ImageLimits;
+use veil::phase4::metagraph::Metagraph;
+use veil::phase4::miner::{MinerConfig, MinerService, ServeConfig};
+use veil::{Error, args};
+use veil_core::format::Format;
+
+use super::{Ctx, runtime, say_now, shutdown_signal};
+use crate::cli::{ChainArg, KeyArgs, StoreArg};
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8091")]
+    listen: String,
+    #[command(flatten)]
+    key: KeyArgs,
+    #[command(flatten)]
+    store: StoreArg,
+    /// Where objects wait when the store keeps failing (uploaded later,
+    /// never reported until stored).
+    #[arg(long, value_name = "DIR", default_value = "veil-spool")]
+    spool: PathBuf,
+    #[command(flatten)]
+    chain: ChainArg,
+    /// Timelock format of the sealed images (MIID's graders read bittensor).
+    #[arg(long, value_name = "FORMAT", default_value = "bittensor")]
+    format: String,
+    /// A validator hotkey allowed to query; repeatable.
+    #[arg(long = "allow", value_name = "SS58", allow_hyphen_values = true)]
+    allow: Vec<String>,
+    /// Allow the hotkeys of this metagraph file with at least --min-stake.
+    #[arg(long, value_name = "FILE")]
+    metagraph: Option<PathBuf>,
+    /// Stake (TAO) a metagraph hotkey needs to be allowed.
+    #[arg(
+        long,
+        value_name = "TAO",
+        default_value = "1000",
+        requires = "metagraph"
+    )]
+    min_stake: String,
+    /// Allow any caller with a valid signature (testing only).
+    #[arg(long, conflicts_with_all = ["allow", "metagraph"])]
+    allow_any: bool,
+    /// An external generator (JSON on stdin, PNGs out; see the docs)
+    /// instead of the built-in transforms.
+    #[arg(long, value_name = "CMD")]
+    generator_cmd: Option<String>,
+    /// Seconds the external generator may take per variation.
+    #[arg(long, value_name = "S", default_value = "600")]
+    generator_timeout: String,
+    /// Largest request body accepted, bytes.
+    #[arg(long, value_name = "N", default_value = "33554432")]
+    max_body: String,
+    /// Variations worked on at once (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    concurrency: Option<String>,
+    /// Seal to rounds already emitted instead of refusing the request
+    /// (testing with public beacons only: anyone can open such images).
+    #[arg(long)]
+    allow_emitted_rounds: bool,
+}
+
+/// Who may call: `--allow-any`, or the `--allow` hotkeys and the
+/// metagraph's hotkeys with at least `--min-stake`.
+fn allow(
+    allow_any: bool,
+    allow: &[String],
+    metagraph: Option<&std::path::Path>,
+    min_stake: &str,
+) -> Result<Allow> {
+    if allow_any {
+        return Ok(Allow::Any);
+    }
+    let mut set = HashSet::new();
+    for h in allow {
+        set.insert(args::parse_hotkey("--allow", h)?.to_bytes());
+    }
+    if let Some(path) = metagraph {
+        let min: f64 = min_stake
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+            .ok_or_else(|| Error::value("--min-stake", "a number of TAO"))?;
+        for h in Metagraph::load(path)?.staked(min) {
+            set.insert(args::parse_hotkey("--metagraph hotkey", h)?.to_bytes());
+        }
+    }
+    if set.is_empty() {
+        anyhow::bail!(
+            "no validator may query this miner: give --allow SS58, --metagraph FILE, or --allow-any"
+        );
+    }
+    Ok(Allow::Hotkeys(set))
+}
+
+pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
+    let keypair = Arc::new(a.key.keypair()?);
+    let chain = a.chain.resolve()?;
+    let format = Format::from_name(&a.format).map_err(|e| Error::value("--format", e))?;
+    let allow = allow(a.allow_any, &a.allow, a.metagraph.as_deref(), &a.min_stake)?;
+    let limits = ImageLimits::default();
+    let generator: Arc<dyn Generator> = match &a.generator_cmd {
+        Some(cmd) => Arc::new(External::new(
+            cmd.clone(),
+            args::parse_secs("--generator-timeout", &a.generator_timeout)?,
+            limits,
+        )),
+        None => Arc::new(Builtin),
+    };
+    let concurrency = match &a.concurrency {
+        Some(n) => args::parse_count("--concurrency", n)?.max(1),
+        None => std::thread::available_parallelism().map_or(2, usize::from),
+    };
+    let axon = AxonConfig {
+        allow,
+        max_body: args::parse_count("--max-body", &a.max_body)?,
+        ..AxonConfig::default()
+    };
+    let store = a.store.open(ctx)?;
+    runtime()?.block_on(async move {
+        let service = MinerService::start(ServeConfig {
+            keypair,
+            miner: MinerConfig {
+                chain,
+                format,
+                limits,
+                concurrency,
+                allow_emitted_rounds: a.allow_emitted_rounds,
+            },
+            axon,
+            store,
+            spool: a.spool,
+            flush_every: Duration::from_secs(30),
+            generator,
+            clock: Arc::new(SystemClock),
+        })?;
+        let listener = tokio::net::TcpListener::bind(&a.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", a.listen))?;
+        let addr = listener.local_addr().context("listening address")?;
+        say_now(format_args!(
+            "listening http://{addr} hotkey {}",
+            service.hotkey()
+        ))?;
+        service.serve(listener, shutdown_signal()).await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,163 @@
+//! `veil validator`: run MIID Phase 4 validator cycles.
+
+use std::path::PathBuf;
+
+use alloc::sync::Arc;
+use anyhow::Result;
+use veil::axon::AxonTarget;
+use veil::clock::SystemClock;
+use veil::phase4::images::{self, ImageLimits};
+use veil::phase4::metagraph::Metagraph;
+use veil::phase4::stores::MinerStores;
+use veil::phase4::validator::{self, Schedule, Validator, ValidatorConfig};
+use veil::phase4::weights::FileSink;
+use veil::registry::CommitmentBook;
+use veil::{Error, args, store};
+use veil_core::format::Format;
+
+use super::{Ctx, runtime, say_now, shutdown_signal};
+use crate::cli::{ChainArg, KeyArgs, RegistryArgs, StoreArg};
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    key: KeyArgs,
+    /// A folder of base images (png, jpg, jpeg). Default: the samples
+    /// shipped with veil.
+    #[arg(long, value_name = "DIR")]
+    images: Option<PathBuf>,
+    /// A miner to query, HOST:PORT:SS58; repeatable (uids 0, 1, ... in order).
+    #[arg(
+        long = "miner",
+        value_name = "HOST:PORT:SS58",
+        required_unless_present = "metagraph"
+    )]
+    miners: Vec<String>,
+    /// Query the serving neurons of this metagraph file instead.
+    #[arg(long, value_name = "FILE", conflicts_with = "miners")]
+    metagraph: Option<PathBuf>,
+    /// Where the miners' objects are (used for miners without a commitment).
+    #[command(flatten)]
+    store: StoreArg,
+    /// Where each miner's bucket is read from (its commitment).
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[command(flatten)]
+    chain: ChainArg,
+    /// The timelock format miners are expected to use (recorded).
+    #[arg(long, value_name = "FORMAT", default_value = "bittensor")]
+    format: String,
+    /// Where results go.
+    #[arg(long, value_name = "DIR", default_value = "veil-results")]
+    out: PathBuf,
+    /// The reputation file of the previous reveal (weights come from it).
+    #[arg(long, value_name = "FILE")]
+    reputation: Option<PathBuf>,
+    /// Where the weights are written (default: OUT/weights.json).
+    #[arg(long, value_name = "FILE")]
+    weights_out: Option<PathBuf>,
+    /// Seconds to wait for each miner's answer.
+    #[arg(long, value_name = "S", default_value = "120")]
+    timeout: String,
+    /// Seconds between the last possible answer and the target round.
+    #[arg(long, value_name = "S", default_value = "60")]
+    reveal_buffer: String,
+    /// Extra attempts on timeouts, connection errors and 5xx.
+    #[arg(long, value_name = "N", default_value = "2")]
+    retries: String,
+    /// Variations asked of each miner (1 to 16).
+    #[arg(long, value_name = "K", default_value = "5")]
+    variations: String,
+    /// Cycles to run (0: until stopped).
+    #[arg(long, value_name = "N", default_value = "1")]
+    cycles: String,
+    /// Seconds from the start of one cycle to the start of the next.
+    #[arg(long, value_name = "S", default_value = "0")]
+    period: String,
+    /// Miners queried at once.
+    #[arg(long, value_name = "N", default_value = "64")]
+    concurrency: String,
+}
+
+/// Prints results paths as each cycle ends (not at exit: the validator
+/// may run for days).
+pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
+    let keypair = Arc::new(a.key.keypair()?);
+    let chain = a.chain.resolve()?;
+    let format = Format::from_name(&a.format).map_err(|e| Error::value("--format", e))?;
+    let limits = ImageLimits::default();
+    let base_images = match &a.images {
+        Some(dir) => images::load_dir(dir, &limits)?,
+        None => images::samples(),
+    };
+    let targets: Vec<(u32, AxonTarget)> = match &a.metagraph {
+        Some(path) => Metagraph::load(path)?.targets()?,
+        None => a
+            .miners
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                AxonTarget::parse(m)
+                    .map(|t| (u32::try_from(i).unwrap_or(u32::MAX), t))
+                    .map_err(|e| Error::value("--miner", e).into())
+            })
+            .collect::<Result<_>>()?,
+    };
+    let shared = a.store.open(ctx)?;
+    let shared_spec = store::record_spec(&a.store.store);
+    if targets.is_empty() {
+        anyhow::bail!("no miner to query: the metagraph lists no serving neuron");
+    }
+    let registry = a.registry.open()?;
+    veil::fs::create_dir_all(&a.out)?;
+    let weights_out = a
+        .weights_out
+        .clone()
+        .unwrap_or_else(|| a.out.join("weights.json"));
+    let config = ValidatorConfig {
+        chain,
+        format,
+        timeout: args::parse_secs("--timeout", &a.timeout)?,
+        reveal_buffer: args::parse_secs("--reveal-buffer", &a.reveal_buffer)?,
+        retries: u32::try_from(args::parse_u64("--retries", &a.retries)?)
+            .map_err(|_| Error::value("--retries", "too large"))?,
+        variations: args::parse_count("--variations", &a.variations)?,
+        out_dir: a.out.clone(),
+        max_object: validator::DEFAULT_MAX_OBJECT,
+        concurrency: args::parse_count("--concurrency", &a.concurrency)?,
+        reputation: a.reputation.clone(),
+    };
+    let schedule = Schedule {
+        cycles: args::parse_u64("--cycles", &a.cycles)?,
+        period: args::parse_secs("--period", &a.period)?,
+    };
+    let validator = Validator::new(
+        keypair,
+        config,
+        base_images,
+        Arc::new(FileSink::new(&weights_out)),
+        Arc::new(SystemClock),
+    )?;
+    runtime()?.block_on(async {
+        let book = registry.map(|r| {
+            let book = CommitmentBook::new(r);
+            book.set_hotkeys(Some(
+                targets.iter().map(|(_, t)| t.hotkey.clone()).collect(),
+            ));
+            book
+        });
+        let stores = MinerStores::new(book, shared, shared_spec);
+        validator::run_cycles(
+            &validator,
+            &targets,
+            &stores,
+            schedule,
+            shutdown_signal(),
+            |report| async move {
+                say_now(report.results.display()).map_err(|e| Error::Content(e.to_string()))
+            },
+        )
+        .await
+    })?;
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! The `veil` binary: parses the command line, calls the library, prints.
+//!
+//! Contract (SPEC.md, "CLI contract"): exit 0 on success; 1 on any failure of
+//! content, cryptography, verification, overflow, I/O; 2 only for
+//! command-line syntax errors. On failure exactly one line goes to stderr and
+//! nothing to stdout.
+//!
+//! This file sets up logging and the panic hook, parses, and renders the
+//! outcome; the commands are in `commands/`, one per file.
+
+extern crate alloc;
+
+mod cli;
+mod commands;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use veil::text::one_line;
+
+use crate::cli::Cli;
+use crate::commands::Ctx;
+
+/// A panic is a bug; even then, one line and exit 1, never a backtrace.
+fn set_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        eprintln!(
+            "veil: internal error (a bug, please report): {}",
+            one_line(&msg)
+        );
+        // On the main thread the command is over. Elsewhere (a miner's
+        // worker on one hostile request) the task's owner sees the failure
+        // and the server goes on.
+        if std::thread::current().name() == Some("main") {
+            std::process::exit(1);
+        }
+    }));
+}
+
+/// Logs (relay decisions, waits) go to stderr only when asked for with
+/// VEIL_LOG=error|warn|info|debug|trace: by default a failure is one line.
+fn init_logging() {
+    let Some(level) = std::env::var("VEIL_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+    else {
+        return;
+    };
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    // veil's own events at the level asked for; other crates' at most at
+    // warn (the HTTP and signing layers below would print request headers
+    // at debug and trace).
+    let level = tracing_subscriber::filter::LevelFilter::from_level(level);
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_target("veil", level)
+        .with_target("veil_core", level)
+        .with_default(level.min(tracing_subscriber::filter::LevelFilter::WARN));
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
+        .init();
+}
+
+/// Parses the command line; a syntax error is one line and exit 2.
+fn parse() -> Result<Cli, ExitCode> {
+    let e = match Cli::try_parse() {
+        Ok(cli) => return Ok(cli),
+        Err(e) => e,
+    };
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            return Err(ExitCode::SUCCESS);
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            eprintln!("veil: a subcommand is required (see veil --help)");
+            return Err(ExitCode::from(2));
+        }
+        _ => {}
+    }
+    // clap explains the problem above its usage block; keep the
+    // explanation, drop the usage, and join it into one line.
+    let rendered = e.render().to_string();
+    let what: Vec<&str> = rendered
+        .lines()
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let what = what.join(" ");
+    let what = what.strip_prefix("error: ").unwrap_or(&what);
+    eprintln!("veil: {} (see veil --help)", one_line(what));
+    Err(ExitCode::from(2))
+}
+
+fn main() -> ExitCode {
+    set_panic_hook();
+    init_logging();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    // stdout is buffered so that a failure leaves nothing on it.
+    let mut ctx = Ctx::default();
+    let result = commands::run(cli.command, &mut ctx).and_then(|()| {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(&ctx.out)?;
+        stdout.flush()?;
+        Ok(())
+    });
+    match result {
+        Ok(()) => {
+            for warning in ctx.warnings() {
+                eprintln!("veil: {warning}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("veil: {}", one_line(&format!("{e:#}")));
+            ExitCode::FAILURE
+        }
+    }
+}

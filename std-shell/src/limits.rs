@@ -1,0 +1,140 @@
+//! Every cap of the shell, in one place, each with its reason.
+//!
+//! The core bounds what it parses ([`veil_core::limits`]); the shell bounds
+//! what it reads before handing bytes to the core: files, HTTP bodies,
+//! objects, listings, and what it keeps in memory per caller. A cap is
+//! checked before the bytes are read (a declared length first, then while
+//! reading), so exceeding one costs at most the cap plus one byte.
+
+use core::time::Duration;
+
+// ---------------------------------------------------------------------------
+// Files veil reads
+
+/// Largest key file read (`--seed-file`, a wallet hotkey, a devnet key): a
+/// hotkey JSON is ~500 bytes.
+pub const MAX_KEY_FILE: usize = 16 * 1024;
+
+/// Largest commitments registry file read: 128 characters per hotkey, and
+/// a subnet has at most a few thousand.
+pub const MAX_REGISTRY_FILE: usize = 16 * 1024 * 1024;
+
+/// Largest results file read: a cycle of 256 miners × 16 submissions with
+/// every rejection recorded is a few MiB.
+pub const MAX_RESULTS_FILE: usize = 64 * 1024 * 1024;
+
+/// Largest reputation file read (one small entry per hotkey ever seen).
+pub const MAX_REPUTATION_FILE: usize = 64 * 1024 * 1024;
+
+/// Largest metagraph file read (a few hundred bytes per neuron).
+pub const MAX_METAGRAPH_FILE: usize = 64 * 1024 * 1024;
+
+/// Largest reveal journal entry read back (one image's verdict: ~1 KiB).
+pub const MAX_JOURNAL_ENTRY: usize = 64 * 1024;
+
+/// Largest thumbnail file inlined into the report (they are written at
+/// [`THUMBNAIL_SIDE`] pixels: a few KiB).
+pub const MAX_THUMBNAIL_FILE: usize = 4 * 1024 * 1024;
+
+// ---------------------------------------------------------------------------
+// Network reads
+
+/// Largest response body read from a drand relay (a beacon or `/info` is
+/// under 1 KiB).
+pub const MAX_DRAND_RESPONSE: usize = 64 * 1024;
+
+/// Largest request body the miner's axon reads (a MIID request carries one
+/// base64 base image: [`MAX_IMAGE_BYTES`] grows by 4/3 in base64).
+pub const MAX_AXON_BODY: usize = 32 * 1024 * 1024;
+
+/// Room in a miner's answer beyond the echoed request: the submissions
+/// themselves (16 records of ~1.5 KiB) with ample margin.
+pub const ANSWER_MARGIN: usize = 16 * 1024 * 1024;
+
+/// Largest sealed object the validator reads to check its round, and the
+/// reveal reads to open it.
+pub const MAX_OBJECT: u64 = 64 * 1024 * 1024;
+
+/// Most `(hotkey, uuid)` pairs whose last nonce the axon remembers at once:
+/// beyond it, entries too old to matter are dropped, and if none are, new
+/// callers get 503 until some are.
+pub const MAX_AXON_CALLERS: usize = 65_536;
+
+/// Most requests the axon handles at once past authentication.
+pub const MAX_AXON_IN_FLIGHT: usize = 32;
+
+/// The most entries one store listing returns; a larger listing is an
+/// error rather than an unbounded allocation.
+pub const MAX_LIST_ENTRIES: usize = 100_000;
+
+/// Largest body of one page of a public bucket's `ListObjectsV2` (1000
+/// keys of up to 1 KiB each, with XML around them).
+pub const MAX_LIST_PAGE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Largest object a public bucket `PUT` sends: an anonymous `PUT` has no
+/// multipart form, so the body is held in memory.
+pub const MAX_PUBLIC_PUT: usize = 256 * 1024 * 1024;
+
+/// The most commitments one subtensor fetch reads: a subnet has at most a
+/// few thousand uids, and stale entries of deregistered hotkeys add to that.
+pub const MAX_CHAIN_COMMITMENTS: usize = 65_536;
+
+/// Largest subtensor storage value accepted (a `Registration` holding one
+/// 128-byte commitment is ~200 bytes).
+pub const MAX_CHAIN_VALUE: usize = 8 * 1024;
+
+/// Largest WebSocket message from a subtensor node (a page of 1000 keys
+/// with their values).
+pub const MAX_CHAIN_MESSAGE: usize = 16 * 1024 * 1024;
+
+// ---------------------------------------------------------------------------
+// Disk the miner uses
+
+/// Bytes a spool holds by default before refusing more (what a miner keeps
+/// while its store is down).
+pub const DEFAULT_SPOOL_CAP: u64 = 1 << 30;
+
+/// Largest object one spool entry holds (it is in memory while spooled and
+/// when read back).
+pub const MAX_SPOOLED: usize = 1 << 30;
+
+// ---------------------------------------------------------------------------
+// Images
+
+/// Largest encoded image decoded: a 4096×4096 JPEG at high quality is
+/// ~5–10 MiB; a PNG photo of that size can reach ~15 MiB.
+pub const MAX_IMAGE_BYTES: usize = 16 << 20;
+
+/// Largest image side decoded, pixels: the largest base image a validator
+/// sends in practice is far smaller.
+pub const MAX_IMAGE_SIDE: u32 = 4096;
+
+/// Largest memory one decode may allocate for pixels: a 4096×4096 RGBA16
+/// PNG needs 128 MiB plus a 48 MiB RGB8 copy.
+pub const MAX_IMAGE_ALLOC: u64 = 256 << 20;
+
+/// The largest side of a built-in generator output; larger bases are
+/// scaled down first (bounds the generator's time and memory).
+pub const MAX_GENERATED_SIDE: u32 = 2048;
+
+/// Longest side of the thumbnails the reveal keeps for the report, pixels.
+pub const THUMBNAIL_SIDE: u32 = 192;
+
+/// How much of an external generator's stderr is kept (its end) for the
+/// error message.
+pub const GENERATOR_STDERR_TAIL: usize = 64 << 10;
+
+// ---------------------------------------------------------------------------
+// Text and time
+
+/// Longest peer-supplied text kept on one line (a reason, a key, a node's
+/// error), in characters.
+pub const MAX_PEER_TEXT_CHARS: usize = 300;
+
+/// Most challenge ids the reputation file remembers as counted.
+pub const MAX_REVEALED: usize = 1024;
+
+/// Longest schedule value accepted on the command line (`--timeout`,
+/// `--period`, …): no schedule needs more than a day, and arithmetic on
+/// such values then never overflows.
+pub const MAX_SCHEDULE: Duration = Duration::from_secs(86_400);

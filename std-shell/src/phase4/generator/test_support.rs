@@ -1,0 +1,57 @@
+//! What the generators' tests share: seeds, variations, the sample faces,
+//! and one call of a generator.
+
+use image::RgbImage;
+
+use super::{Generator, Job, Variation};
+use crate::Error;
+use crate::phase4::images::{self, ImageLimits};
+
+pub(super) fn seed(n: u8) -> [u8; 32] {
+    veil_core::miid::variation_seed(&[n; 32], "challenge-1", u32::from(n))
+}
+
+pub(super) fn variation(
+    index: u32,
+    kind: &'static str,
+    intensity: &'static str,
+    s: u8,
+) -> Variation<'static> {
+    Variation {
+        index,
+        kind,
+        intensity,
+        description: "a test variation",
+        detail: "none",
+        seed: seed(s),
+    }
+}
+
+pub(super) fn sample(name: &str) -> (RgbImage, Vec<u8>) {
+    let s = images::samples()
+        .into_iter()
+        .find(|s| s.name == name)
+        .unwrap();
+    (
+        images::decode(&s.bytes, &ImageLimits::default()).unwrap(),
+        s.bytes,
+    )
+}
+
+pub(super) fn run(
+    g: &dyn Generator,
+    base: &RgbImage,
+    bytes: &[u8],
+    vars: &[Variation<'_>],
+) -> Vec<Result<Vec<u8>, Error>> {
+    let job = Job {
+        base,
+        base_bytes: bytes,
+        base_filename: "face-01.png",
+        challenge_id: "challenge-1",
+        variations: vars,
+    };
+    let out = g.generate(&job);
+    assert_eq!(out.len(), vars.len());
+    out
+}

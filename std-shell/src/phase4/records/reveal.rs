@@ -1,0 +1,189 @@
+//! The reveal file (`veil/reveal/v1`): each accepted submission's verdict
+//! once the target round is out. Schema and meaning: `docs/results.md`.
+
+use alloc::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// The schema tag of the reveal file.
+pub const REVEAL_SCHEMA: &str = "veil/reveal/v1";
+
+/// What one image came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// It passed every check.
+    Verified,
+    /// It failed one (the reason says which).
+    Failed,
+    /// It could not be read this run (a rerun retries it); only in the
+    /// reveal file, never journaled.
+    Unavailable,
+}
+
+impl Verdict {
+    /// As written in the files (`verified`, `failed`, `unavailable`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Verified => "verified",
+            Self::Failed => "failed",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// One image's outcome: journaled as soon as it is known, and listed in
+/// the reveal file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Checked {
+    /// The miner's uid.
+    pub uid: u32,
+    /// Position in the miner's accepted submissions.
+    pub index: usize,
+    /// The object's key.
+    pub s3_key: String,
+    /// The variation type it claims.
+    pub variation_type: String,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// It opened with the round's key.
+    pub opened: bool,
+    /// The timelock format it was sealed in.
+    pub format: Option<String>,
+    /// SHA-256 hex of the plaintext.
+    pub sha256: Option<String>,
+    /// Pixel width.
+    pub width: Option<u32>,
+    /// Pixel height.
+    pub height: Option<u32>,
+    /// The perceptual fingerprint, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// The plaintext, relative to the output folder.
+    pub image: Option<String>,
+    /// The thumbnail, relative to the output folder.
+    pub thumbnail: Option<String>,
+}
+
+/// One miner's reveal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MinerOutcome {
+    /// Its uid.
+    pub uid: u32,
+    /// Its hotkey.
+    pub hotkey: String,
+    /// The status of its answer to the validator.
+    pub status_code: Option<u16>,
+    /// Why it delivered nothing, if so.
+    pub error: Option<String>,
+    /// Variations requested.
+    pub requested: usize,
+    /// Submissions its answer listed (sealed and stored, by its word).
+    pub reported: usize,
+    /// Submissions the validator accepted (found in its store, sealed to
+    /// the round).
+    pub accepted: usize,
+    /// Opened with the beacon.
+    pub revealed: usize,
+    /// Passed every check.
+    pub verified: usize,
+    /// Failed a check.
+    pub failed: usize,
+    /// Not read this run (retried by the next).
+    pub unavailable: usize,
+    /// Each accepted submission's outcome.
+    pub images: Vec<Checked>,
+}
+
+/// The beacon the reveal opened with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeaconRecord {
+    /// Its round.
+    pub round: u64,
+    /// Its signature, hex.
+    pub signature: String,
+}
+
+/// The base image, as the reveal file names it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevealedBase {
+    /// Its file name.
+    pub filename: String,
+    /// SHA-256 hex of its bytes.
+    pub sha256: String,
+}
+
+/// Totals over every miner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevealSummary {
+    /// Miners in the results.
+    pub miners: usize,
+    /// Accepted submissions to check.
+    pub objects: usize,
+    /// Opened.
+    pub revealed: usize,
+    /// Passed every check.
+    pub verified: usize,
+    /// Failed one.
+    pub failed: usize,
+}
+
+/// The reputation this reveal moved.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReputationRecord {
+    /// The reputation file.
+    pub file: String,
+    /// How far one reveal moves a score.
+    pub rate: f64,
+    /// Each miner's score after this reveal, by hotkey.
+    pub scores: BTreeMap<String, f64>,
+}
+
+/// The reveal file, field for field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RevealFile {
+    /// [`REVEAL_SCHEMA`].
+    pub schema: String,
+    /// The results file revealed.
+    pub results: String,
+    /// The challenge.
+    pub challenge_id: String,
+    /// The round opened.
+    pub target_drand_round: u64,
+    /// The chain's hash, hex.
+    pub chain_hash: String,
+    /// The round's beacon (absent when there was nothing to open).
+    pub beacon: Option<BeaconRecord>,
+    /// Unix seconds.
+    pub revealed_at: u64,
+    /// The base image.
+    pub base_image: Option<RevealedBase>,
+    /// Variations requested of each miner.
+    pub requested_variations: usize,
+    /// The near-copy threshold used, grey levels.
+    pub near_duplicate_max: f32,
+    /// Totals.
+    pub summary: RevealSummary,
+    /// By uid (decimal string).
+    pub miners: BTreeMap<String, MinerOutcome>,
+    /// The reputation.
+    pub reputation: ReputationRecord,
+}
+
+impl RevealFile {
+    /// Writes the file atomically (0600), pretty-printed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Write`].
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let bytes =
+            serde_json::to_vec_pretty(self).map_err(|e| Error::Content(format!("reveal: {e}")))?;
+        crate::fs::write_private_atomic(path, &bytes)
+    }
+}

@@ -1,0 +1,387 @@
+//! Post-validation, "the reveal": once a cycle's target round is emitted,
+//! open every accepted submission of its results file and say, per image,
+//! whether it holds up.
+//!
+//! ## What is checked (the first that fails is the reason)
+//!
+//! 1. the object can still be read from the miner's store (its bucket from
+//!    its commitment, or the store the results name);
+//! 2. it opens with the target round's beacon, verified against the chain
+//!    of the results (one verified key serves every ciphertext: the batch
+//!    shares the round);
+//! 3. `sha256(plaintext) == image_hash`;
+//! 4. the signature of `challenge:{cid}:hash:{image_hash}` verifies under
+//!    the miner's hotkey;
+//! 5. the plaintext is a PNG or JPEG that decodes within the image limits;
+//! 6. it is not the base image itself, and no other miner submitted the
+//!    same image (same SHA-256) or a near copy of it (a perceptual
+//!    [`Fingerprint`](super::images::Fingerprint) within
+//!    [`NEAR_DUPLICATE_MAX`] grey levels): every
+//!    miner of such a group fails, since who copied whom cannot be told.
+//!
+//! ## Resuming
+//!
+//! Every object checked is journaled at once, atomically, under
+//! `{out}/reveal-{cid}/checked/`, with its plaintext and thumbnail beside
+//! it. A reveal run again (after a crash, a kill, or a store that was
+//! down) skips what is journaled and does only the rest. Objects that
+//! could not be read for a reason that may pass (network, 5xx, missing
+//! credentials) are never journaled: the run ends with an error naming
+//! them, writes nothing final, and the next run retries them. The
+//! reputation file records which challenges it has counted, so a reveal
+//! is counted once however often it runs.
+//!
+//! ## Outputs
+//!
+//! `{out}/reveal-{cid}.json` ([`RevealFile`], `veil/reveal/v1`, documented
+//! in `docs/results.md`), the HTML report `{out}/report-{cid}.html`
+//! ([`super::report`]), and the updated reputation file that the next
+//! validator cycle reads ([`super::reputation`]).
+
+mod check;
+mod duplicates;
+mod journal;
+
+use alloc::collections::BTreeMap;
+use std::path::PathBuf;
+
+use self::check::Unavailable;
+use self::journal::{Journal, Unit, units_of};
+use super::images::{ImageLimits, NEAR_DUPLICATE_MAX};
+use super::records::{
+    BeaconRecord, Checked, MinerOutcome, REVEAL_SCHEMA, ReputationRecord, Results, RevealFile,
+    RevealSummary, RevealedBase, Verdict,
+};
+use super::report;
+use super::reputation::{Outcome, REPUTATION_RATE, Reputation};
+use super::stores::Stores;
+use crate::Error;
+use crate::clock::Clock;
+use crate::drand::{BeaconSource, FetchedBeacon};
+use crate::text::peer_line;
+
+/// How a reveal runs.
+#[derive(Clone, Debug)]
+pub struct RevealConfig {
+    /// Where the reveal file, the report and the journal go.
+    pub out_dir: PathBuf,
+    /// The reputation file to update.
+    pub reputation: PathBuf,
+    /// Objects opened at once (CPU bound: the cores).
+    pub jobs: usize,
+    /// Objects downloaded at once.
+    pub downloads: usize,
+    /// Bounds on the revealed images.
+    pub limits: ImageLimits,
+    /// Largest object read.
+    pub max_object: u64,
+    /// Draw a progress bar on stderr (only when it is a terminal).
+    pub progress: bool,
+}
+
+/// A finished reveal.
+#[derive(Clone, Debug)]
+pub struct RevealReport {
+    /// The reveal file.
+    pub reveal: PathBuf,
+    /// The HTML report.
+    pub report: PathBuf,
+    /// The reputation file.
+    pub reputation: PathBuf,
+    /// Whether this run counted the reveal in it (false: counted before).
+    pub reputation_applied: bool,
+    /// The challenge.
+    pub challenge_id: String,
+    /// The round.
+    pub round: u64,
+    /// Objects to check in all.
+    pub objects: usize,
+    /// Objects already checked by an earlier run.
+    pub resumed: usize,
+    /// Per miner, by uid.
+    pub miners: Vec<MinerOutcome>,
+}
+
+/// Things a reveal tells as it goes.
+pub trait Progress: Send + Sync {
+    /// A line of news ("waiting for round …").
+    fn note(&self, line: &str);
+}
+
+/// Progress to nowhere.
+#[derive(Debug, Default)]
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn note(&self, _line: &str) {}
+}
+
+/// Runs (or resumes) the reveal of `results`, with the target round's
+/// beacon from `beacons` (waited for; it must be of the results' chain).
+///
+/// # Errors
+///
+/// The beacon cannot be had or does not verify, the outputs cannot be
+/// written, or some objects could not be read for a reason that may pass
+/// (the error names how many and the first reason; a rerun retries them).
+pub async fn reveal(
+    results: &Results,
+    config: &RevealConfig,
+    beacons: &dyn BeaconSource,
+    stores: &Stores,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+) -> Result<RevealReport, Error> {
+    let cid = &results.challenge_id;
+    let journal = Journal::open(&config.out_dir, cid)?;
+    let units = units_of(results);
+    let mut done: BTreeMap<(u32, usize), Checked> = BTreeMap::new();
+    for u in &units {
+        if let Some(c) = journal.read(u) {
+            done.insert((u.uid, u.index), c);
+        }
+    }
+    let resumed = done.len();
+    let pending: Vec<Unit> = units
+        .iter()
+        .filter(|u| !done.contains_key(&(u.uid, u.index)))
+        .cloned()
+        .collect();
+    if resumed > 0 {
+        progress.note(&format!(
+            "resuming: {resumed} of {} objects were checked by an earlier run",
+            units.len()
+        ));
+    }
+    let mut unavailable: BTreeMap<(u32, usize), String> = BTreeMap::new();
+    let beacon = if units.is_empty() {
+        None
+    } else if let Ok(b) = journal.read_beacon(results) {
+        Some(b)
+    } else {
+        Some(fetch_beacon(&journal, results, beacons, clock, progress).await?)
+    };
+    if !pending.is_empty() {
+        let key = beacon
+            .as_ref()
+            .map(FetchedBeacon::round_key)
+            .ok_or_else(|| Error::Content("no beacon".into()))?;
+        let checked =
+            check::run_pending(results, config, stores, &journal, key, pending, progress).await;
+        for (unit, outcome) in checked {
+            match outcome {
+                Ok(c) => {
+                    done.insert((unit.uid, unit.index), c);
+                }
+                Err(Unavailable(why)) => {
+                    unavailable.insert((unit.uid, unit.index), why);
+                }
+            }
+        }
+    }
+    let mut checked: Vec<Checked> = done.into_values().collect();
+    duplicates::judge_duplicates(&mut checked, results.base.as_ref());
+    let miners = outcomes(results, &units, checked, &unavailable);
+    let reveal_path = config.out_dir.join(format!("reveal-{cid}.json"));
+    let report_path = config.out_dir.join(format!("report-{cid}.html"));
+    if let Some(((uid, index), why)) = unavailable.iter().next() {
+        return Err(Error::Content(format!(
+            "{} of {} objects could not be read (uid {uid} #{index}: {why}); \
+             what was checked is kept: run the reveal again to retry the rest",
+            unavailable.len(),
+            units.len()
+        )));
+    }
+    let mut reputation = Reputation::load(&config.reputation)?;
+    let outcomes_for_rep: Vec<Outcome> = miners
+        .iter()
+        .map(|m| Outcome {
+            hotkey: m.hotkey.clone(),
+            requested: m.requested,
+            verified: m.verified,
+            failed: m.failed,
+        })
+        .collect();
+    let applied = reputation.apply(cid, &outcomes_for_rep, clock.now());
+    let file = RevealFile {
+        schema: REVEAL_SCHEMA.to_owned(),
+        results: results.path.display().to_string(),
+        challenge_id: cid.clone(),
+        target_drand_round: results.round.get(),
+        chain_hash: hex::encode(results.chain.hash()),
+        beacon: beacon.as_ref().map(|b| BeaconRecord {
+            round: results.round.get(),
+            signature: hex::encode(&b.signature),
+        }),
+        revealed_at: clock.now(),
+        base_image: results.base.as_ref().map(|b| RevealedBase {
+            filename: b.filename.clone(),
+            sha256: b.sha256.clone(),
+        }),
+        requested_variations: results.requested,
+        near_duplicate_max: NEAR_DUPLICATE_MAX,
+        summary: RevealSummary {
+            miners: miners.len(),
+            objects: units.len(),
+            revealed: miners.iter().map(|m| m.revealed).sum(),
+            verified: miners.iter().map(|m| m.verified).sum(),
+            failed: miners.iter().map(|m| m.failed).sum(),
+        },
+        miners: miners
+            .iter()
+            .map(|m| (m.uid.to_string(), m.clone()))
+            .collect(),
+        reputation: ReputationRecord {
+            file: config.reputation.display().to_string(),
+            rate: REPUTATION_RATE,
+            scores: miners
+                .iter()
+                .map(|m| (m.hotkey.clone(), reputation.of(&m.hotkey)))
+                .collect(),
+        },
+    };
+    file.save(&reveal_path)?;
+    let html = report::render(&report::Page {
+        out_dir: &config.out_dir,
+        challenge_id: cid,
+        round: results.round.get(),
+        chain_hash: &file.chain_hash,
+        base: results.base.as_ref(),
+        miners: &miners,
+    });
+    crate::fs::write_private_atomic(&report_path, html.as_bytes())?;
+    // Last: once the reputation counts this reveal, everything it stands
+    // on is on disk.
+    if applied {
+        reputation.save(&config.reputation)?;
+    }
+    Ok(RevealReport {
+        reveal: reveal_path,
+        report: report_path,
+        reputation: config.reputation.clone(),
+        reputation_applied: applied,
+        challenge_id: cid.clone(),
+        round: results.round.get(),
+        objects: units.len(),
+        resumed,
+        miners,
+    })
+}
+
+/// The target round's beacon from `beacons` (waited for), then journaled.
+async fn fetch_beacon(
+    journal: &Journal,
+    results: &Results,
+    beacons: &dyn BeaconSource,
+    clock: &dyn Clock,
+    progress: &dyn Progress,
+) -> Result<FetchedBeacon, Error> {
+    if beacons.chain().hash() != results.chain.hash() {
+        return Err(Error::Content(format!(
+            "{} serves chain {}, the results are of chain {}",
+            beacons.describe(),
+            hex::encode(beacons.chain().hash()),
+            hex::encode(results.chain.hash())
+        )));
+    }
+    let at = results.chain.time().time_of(results.round)?;
+    let now = clock.now();
+    if at > now {
+        progress.note(&format!(
+            "waiting for round {} ({} s)",
+            results.round,
+            at - now
+        ));
+    }
+    let beacon = beacons.wait_for(results.round).await?;
+    journal.write_beacon(&beacon)?;
+    progress.note(&format!("beacon of round {} verified", results.round));
+    Ok(beacon)
+}
+
+fn outcomes(
+    results: &Results,
+    units: &[Unit],
+    checked: Vec<Checked>,
+    unavailable: &BTreeMap<(u32, usize), String>,
+) -> Vec<MinerOutcome> {
+    let mut by_uid: BTreeMap<u32, Vec<Checked>> = BTreeMap::new();
+    for c in checked {
+        by_uid.entry(c.uid).or_default().push(c);
+    }
+    for ((uid, index), why) in unavailable {
+        if let Some(u) = units.iter().find(|u| u.uid == *uid && u.index == *index) {
+            by_uid
+                .entry(*uid)
+                .or_default()
+                .push(check::unavailable(u, why));
+        }
+    }
+    results
+        .miners
+        .iter()
+        .map(|m| {
+            let mut images = by_uid.remove(&m.uid).unwrap_or_default();
+            images.sort_by_key(|c| c.index);
+            let count = |v: Verdict| images.iter().filter(|c| c.verdict == v).count();
+            MinerOutcome {
+                uid: m.uid,
+                hotkey: peer_line(&m.hotkey),
+                status_code: m.status_code,
+                error: m.error.clone(),
+                requested: results.requested,
+                reported: m.reported,
+                accepted: m.submissions.len(),
+                revealed: images.iter().filter(|c| c.opened).count(),
+                verified: count(Verdict::Verified),
+                failed: count(Verdict::Failed),
+                unavailable: count(Verdict::Unavailable),
+                images,
+            }
+        })
+        .collect()
+}
+
+/// The default number of objects opened at once: the cores.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+/// The per-miner table of a reveal, as text lines: sealed (what the miner
+/// reported), uploaded (found in its store, sealed to the round), revealed
+/// (opened with the beacon), verified (every check passed), and the first
+/// reason of each miner's failures.
+pub fn summary_lines(r: &RevealReport) -> Vec<String> {
+    let width = r
+        .miners
+        .iter()
+        .map(|m| m.hotkey.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let mut lines = vec![format!(
+        "  {:<4} {:<width$}  {:>6} {:>8} {:>8} {:>8}",
+        "uid", "hotkey", "sealed", "uploaded", "revealed", "verified"
+    )];
+    for m in &r.miners {
+        lines.push(format!(
+            "  {:<4} {:<width$}  {:>6} {:>8} {:>8} {:>8}",
+            m.uid, m.hotkey, m.reported, m.accepted, m.revealed, m.verified
+        ));
+    }
+    for m in &r.miners {
+        if let Some(e) = &m.error {
+            lines.push(format!("  uid {}: {e}", m.uid));
+        }
+        if let Some(c) = m.images.iter().find(|c| c.verdict != Verdict::Verified) {
+            lines.push(format!(
+                "  uid {}: {} not verified, first: {} {}",
+                m.uid,
+                m.images.len() - m.verified,
+                c.variation_type,
+                c.reason.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    lines
+}

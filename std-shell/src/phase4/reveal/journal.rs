@@ -1,0 +1,135 @@
+//! The reveal's journal, which makes it resumable: `{out}/reveal-{cid}/`
+//! holds one verdict per checked object (`checked/{uid}-{index}.json`),
+//! the plaintexts (`images/`), the thumbnails (`thumbs/`) and the verified
+//! beacon (`beacon.json`). Every entry is written atomically as soon as it
+//! is known, and read back only for the very object it names.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use veil_core::sign::PublicKey;
+use veil_core::{Round, ss58};
+
+use crate::Error;
+use crate::drand::FetchedBeacon;
+use crate::limits::MAX_JOURNAL_ENTRY;
+use crate::phase4::records::{Checked, Results, Submission};
+
+/// One object to check.
+#[derive(Clone, Debug)]
+pub(super) struct Unit {
+    pub(super) uid: u32,
+    pub(super) index: usize,
+    pub(super) hotkey: String,
+    pub(super) key: Option<PublicKey>,
+    pub(super) sub: Submission,
+}
+
+/// Every accepted submission of `results`, in uid then index order.
+pub(super) fn units_of(results: &Results) -> Vec<Unit> {
+    let mut units = Vec::new();
+    for m in &results.miners {
+        let key = ss58::decode(&m.hotkey)
+            .ok()
+            .and_then(|(_, k)| PublicKey::from_bytes(&k).ok());
+        for (index, sub) in m.submissions.iter().enumerate() {
+            units.push(Unit {
+                uid: m.uid,
+                index,
+                hotkey: m.hotkey.clone(),
+                key,
+                sub: sub.clone(),
+            });
+        }
+    }
+    units
+}
+
+/// The journal of one challenge.
+#[derive(Clone, Debug)]
+pub(super) struct Journal {
+    dir: PathBuf,
+}
+
+impl Journal {
+    /// The journal under `out_dir` for challenge `cid`, its folders made
+    /// (private).
+    pub(super) fn open(out_dir: &Path, cid: &str) -> Result<Self, Error> {
+        let dir = out_dir.join(format!("reveal-{cid}"));
+        for sub in ["", "checked", "images", "thumbs"] {
+            crate::fs::create_private_dir_all(&dir.join(sub))?;
+        }
+        Ok(Self { dir })
+    }
+
+    fn entry(&self, uid: u32, index: usize) -> PathBuf {
+        self.dir.join("checked").join(format!("{uid}-{index}.json"))
+    }
+
+    /// Where the plaintext of `(uid, index)` goes, with `extension`.
+    pub(super) fn image_path(&self, uid: u32, index: usize, extension: &str) -> PathBuf {
+        self.dir
+            .join("images")
+            .join(format!("{uid}-{index}.{extension}"))
+    }
+
+    /// Where the thumbnail of `(uid, index)` goes.
+    pub(super) fn thumbnail_path(&self, uid: u32, index: usize) -> PathBuf {
+        self.dir.join("thumbs").join(format!("{uid}-{index}.jpg"))
+    }
+
+    /// The journaled outcome of `u`, if one was written for this very
+    /// object.
+    pub(super) fn read(&self, u: &Unit) -> Option<Checked> {
+        let bytes =
+            crate::fs::read_file_capped(&self.entry(u.uid, u.index), MAX_JOURNAL_ENTRY).ok()?;
+        let c: Checked = serde_json::from_slice(&bytes).ok()?;
+        (c.uid == u.uid && c.index == u.index && c.s3_key == u.sub.s3_key).then_some(c)
+    }
+
+    /// Journals one outcome.
+    pub(super) fn write(&self, c: &Checked) -> Result<(), Error> {
+        let bytes = serde_json::to_vec(c).map_err(|e| Error::Content(e.to_string()))?;
+        crate::fs::write_private_atomic(&self.entry(c.uid, c.index), &bytes)
+    }
+
+    /// The verified beacon kept by an earlier run, verified again.
+    pub(super) fn read_beacon(&self, results: &Results) -> Result<FetchedBeacon, Error> {
+        let bytes = crate::fs::read_file_capped(&self.dir.join("beacon.json"), MAX_JOURNAL_ENTRY)?;
+        let f: BeaconFile = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Content(format!("beacon.json: {e}")))?;
+        let signature = crate::args::parse_hex("beacon.json", &f.signature)?;
+        let previous = f
+            .previous_signature
+            .map(|p| crate::args::parse_hex("beacon.json", &p))
+            .transpose()?;
+        let round = Round::new(f.round).map_err(|e| Error::value("beacon.json", e))?;
+        if round != results.round {
+            return Err(Error::Content("beacon.json is of another round".into()));
+        }
+        FetchedBeacon::verify(&results.chain, round, &signature, previous.as_deref()).map_err(|e| {
+            Error::Content(format!(
+                "the beacon of round {round} does not verify for the results' chain: {e}"
+            ))
+        })
+    }
+
+    /// Keeps the verified beacon for a rerun.
+    pub(super) fn write_beacon(&self, beacon: &FetchedBeacon) -> Result<(), Error> {
+        let file = BeaconFile {
+            round: beacon.round.get(),
+            signature: hex::encode(&beacon.signature),
+            previous_signature: beacon.previous_signature.as_ref().map(hex::encode),
+        };
+        let bytes = serde_json::to_vec_pretty(&file).map_err(|e| Error::Content(e.to_string()))?;
+        crate::fs::write_private_atomic(&self.dir.join("beacon.json"), &bytes)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct BeaconFile {
+    round: u64,
+    signature: String,
+    #[serde(default)]
+    previous_signature: Option<String>,
+}

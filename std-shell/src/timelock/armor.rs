@@ -1,0 +1,141 @@
+//! ASCII armor as I/O adapters: [`ArmorReader`] decodes armored age line
+//! by line (lines bounded by [`MAX_ARMOR_LINE_LEN`]) as the binary file is
+//! read, and [`ArmorWriter`] armors what is written through it.
+
+use std::io::{self, BufRead, Read, Write};
+
+use veil_core::armor;
+use veil_core::limits::MAX_ARMOR_LINE_LEN;
+
+use crate::Error;
+
+/// Decodes armored input line by line (lines bounded by
+/// [`MAX_ARMOR_LINE_LEN`]) into the binary age file.
+pub(crate) struct ArmorReader<R> {
+    inner: R,
+    decoder: armor::Decoder,
+    line: Vec<u8>,
+    out: [u8; armor::BYTES_PER_LINE],
+    out_pos: usize,
+    out_len: usize,
+    eof: bool,
+}
+
+impl<R: BufRead> ArmorReader<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        Self {
+            inner,
+            decoder: armor::Decoder::new(),
+            line: Vec::with_capacity(MAX_ARMOR_LINE_LEN),
+            out: [0; armor::BYTES_PER_LINE],
+            out_pos: 0,
+            out_len: 0,
+            eof: false,
+        }
+    }
+
+    /// Reads one line into `self.line`; false at end of input.
+    fn read_line(&mut self) -> io::Result<bool> {
+        self.line.clear();
+        loop {
+            let avail = self.inner.fill_buf()?;
+            if avail.is_empty() {
+                return Ok(!self.line.is_empty());
+            }
+            let (take, found) = match avail.iter().position(|&b| b == b'\n') {
+                Some(i) => (i + 1, true),
+                None => (avail.len(), false),
+            };
+            if self.line.len() + take > MAX_ARMOR_LINE_LEN + 1 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    armor::ArmorError::Malformed("line too long"),
+                ));
+            }
+            self.line.extend_from_slice(&avail[..take]);
+            self.inner.consume(take);
+            if found {
+                self.line.pop();
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Reads the rest (only blank lines may follow END) and checks the END line.
+    pub(crate) fn finish(mut self) -> Result<(), Error> {
+        let mut sink = [0u8; 1];
+        if self.read(&mut sink).map_err(armor_io)? > 0 {
+            return Err(Error::Content("trailing data after the age payload".into()));
+        }
+        self.decoder.finish()?;
+        Ok(())
+    }
+}
+
+pub(crate) fn armor_io(e: io::Error) -> Error {
+    match e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<armor::ArmorError>())
+    {
+        Some(a) => (*a).into(),
+        None => Error::Io {
+            what: "reading the input",
+            source: e,
+        },
+    }
+}
+
+impl<R: BufRead> Read for ArmorReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.out_pos == self.out_len {
+            if self.eof || !self.read_line()? {
+                self.eof = true;
+                return Ok(0);
+            }
+            let decoded = self
+                .decoder
+                .decode_line(&self.line, &mut self.out)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            self.out_len = decoded.len();
+            self.out_pos = 0;
+        }
+        let avail = &self.out[self.out_pos..self.out_len];
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.out_pos += n;
+        Ok(n)
+    }
+}
+
+/// Armors everything written through it; [`ArmorWriter::finish`] writes the
+/// last line and END.
+pub(crate) struct ArmorWriter<'w> {
+    inner: &'w mut dyn Write,
+    encoder: armor::Encoder,
+}
+
+impl<'w> ArmorWriter<'w> {
+    pub(crate) fn new(inner: &'w mut dyn Write) -> Self {
+        Self {
+            inner,
+            encoder: armor::Encoder::new(),
+        }
+    }
+
+    pub(crate) fn finish(self) -> io::Result<()> {
+        let inner = self.inner;
+        self.encoder.finish(|l| inner.write_all(l))
+    }
+}
+
+impl Write for ArmorWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let inner = &mut *self.inner;
+        self.encoder.push(buf, |l| inner.write_all(l))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
