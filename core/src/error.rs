@@ -2,20 +2,20 @@
 
 use core::fmt;
 
-use crate::age::AgeError;
-use crate::armor::ArmorError;
-use crate::axon::AxonError;
-use crate::beacon::BeaconError;
-use crate::chain::ChainError;
-use crate::commitment::CommitmentError;
+use crate::bittensor::axon::AxonError;
+use crate::bittensor::sign::SignError;
+use crate::bittensor::ss58::Ss58Error;
+use crate::bittensor::subtensor::StorageError;
+use crate::drand::beacon::BeaconError;
+use crate::drand::chain::ChainError;
+use crate::drand::round::RoundError;
 use crate::encoding::HexError;
-use crate::ibe::IbeError;
+use crate::grail::CommitmentError;
 use crate::miid::FrameError;
-use crate::round::RoundError;
-use crate::sign::SignError;
-use crate::ss58::Ss58Error;
-use crate::subtensor::StorageError;
-use crate::tle::TleError;
+use crate::timelock::age::AgeError;
+use crate::timelock::armor::ArmorError;
+use crate::timelock::ibe::IbeError;
+use crate::timelock::tle::TleError;
 
 /// Any error the core returns. `Copy`, allocation-free, with a one-line
 /// `Display` suitable for an operator.

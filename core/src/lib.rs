@@ -1,15 +1,19 @@
 //! # veil-core
 //!
-//! The pure core of veil: drand chains, round math and beacon verification
-//! (and, as veil grows, timelock encryption, sr25519 signing and message
-//! framing). It is what auditors read and what fuzzers attack.
+//! The pure core of veil: drand chains, round math and beacon verification;
+//! timelock encryption in four formats; sr25519 hotkeys, SS58 addresses and
+//! the axon protocol's signing rules; MIID Phase 4 records and object keys;
+//! GRAIL read commitments and their subtensor storage encoding. It is what
+//! auditors read and what fuzzers attack.
 //!
 //! ## Contract
 //!
 //! * **Guarantees.** Every beacon is verified (full subgroup checks, one
 //!   multi-Miller loop, one final exponentiation) before anything is derived
-//!   from it. Chain hashes are recomputed, never trusted. Every arithmetic
-//!   operation on untrusted numbers is checked. No input panics.
+//!   from it. Chain hashes are recomputed, never trusted. Every ciphertext
+//!   is authenticated before a byte of plaintext is released, and every
+//!   failure to open is one opaque error. Every arithmetic operation on
+//!   untrusted numbers is checked. No input panics.
 //! * **Never.** No clock, no socket, no file, no RNG of its own, no logging,
 //!   no `unsafe`, no `std`. Time comes in as `now: u64` unix seconds;
 //!   randomness (where needed) as a caller's `CryptoRng`.
@@ -24,13 +28,34 @@
 //!   constant time.
 //!
 //! ```text
-//!   shell (std, tokio)                          core (no_std + alloc)
-//!   ──────────────────                          ─────────────────────
-//!   clock ── now: u64 ───────────────────────▶  round::ChainTime
-//!   file / HTTP ── /info bytes ──────────────▶  chain::Chain::from_info_json
-//!   relay ── round, signature bytes ─────────▶  Chain::verify_beacon ──▶ VerifiedBeacon
-//!   errors ◀──────────── Copy error enums ────  error::Error
+//!   shell (std, tokio)                             core (no_std + alloc)
+//!   ──────────────────                             ─────────────────────
+//!   clock ── now: u64 ──────────────────────────▶  drand::round::ChainTime
+//!   file / HTTP ── /info bytes ─────────────────▶  Chain::from_info_json   (and Chain::info_json back)
+//!   relay ── round, signature bytes ────────────▶  Chain::verify_beacon ──▶ VerifiedBeacon
+//!   plaintext + OS RNG ──────────────────────────▶  PreparedRound ─ seal ──▶ age / TLE / bittensor bytes
+//!   ciphertext bytes + VerifiedBeacon ──────────▶  RoundKey ─ open ───────▶ plaintext (authenticated)
+//!   axon headers, JSON bodies ──────────────────▶  bittensor::axon, miid records ──▶ checked borrows
+//!   hotkey seed + OS RNG ────────────────────────▶  sign::Keypair ─ sign ──▶ Signature (verify back)
+//!   chain storage bytes ────────────────────────▶  subtensor, grail ──────▶ ReadCommitment
+//!   errors ◀───────────────── Copy error enums ───  error::Error
 //! ```
+//!
+//! ## Layers
+//!
+//! Each layer uses only those above it:
+//!
+//! 1. [`limits`], [`error`], [`encoding`]: budgets, errors, hex;
+//! 2. [`bls`]: BLS12-381 points, hash-to-curve, pairings, fixed-base tables
+//!    and the constant-time helpers under them;
+//! 3. [`drand`]: rounds, chains, beacons, devnet keys;
+//! 4. [`timelock`]: the IBE and the four formats;
+//! 5. [`bittensor`]: sr25519, SS58, axon signing rules, subtensor storage;
+//! 6. [`miid`] and [`grail`]: the application records.
+//!
+//! The modules callers used before the layers (`veil_core::age`,
+//! `veil_core::chain`, `veil_core::sign`, …) are re-exported at the root
+//! under the same names.
 //!
 //! ## Example
 //!
@@ -68,49 +93,49 @@
 extern crate alloc;
 
 // ---------------------------------------------------------------------------
-// Budgets and errors
+// 1. Budgets, errors, encodings
 // ---------------------------------------------------------------------------
+pub mod encoding;
 pub mod error;
 pub mod limits;
 
 // ---------------------------------------------------------------------------
-// Encodings and hashing
+// 2. BLS12-381 arithmetic
 // ---------------------------------------------------------------------------
-pub mod encoding;
-pub mod hash;
+pub mod bls;
 
 // ---------------------------------------------------------------------------
-// drand: time, chains, beacons
+// 3. drand: rounds, chains, beacons
 // ---------------------------------------------------------------------------
-pub mod beacon;
-pub mod chain;
-mod curve;
-mod fixed_base;
-mod pairing;
-pub mod round;
+pub mod drand;
 
 // ---------------------------------------------------------------------------
-// Timelock: the IBE and the four formats around it
+// 4. Timelock: the IBE and the four formats
 // ---------------------------------------------------------------------------
-pub mod age;
-pub mod armor;
+pub mod timelock;
+
+// ---------------------------------------------------------------------------
+// 5. Bittensor: hotkeys, addresses, the axon's rules, chain storage
+// ---------------------------------------------------------------------------
 pub mod bittensor;
-pub mod devnet;
-pub mod format;
-pub mod ibe;
-pub mod tle;
 
 // ---------------------------------------------------------------------------
-// Bittensor: hotkeys, addresses
+// 6. The application records: MIID Phase 4, GRAIL
 // ---------------------------------------------------------------------------
-pub mod axon;
-pub mod commitment;
+pub mod grail;
 pub mod miid;
-pub mod sign;
-pub mod ss58;
-pub mod subtensor;
 
-pub use beacon::{Beacon, BeaconError, Signature, VerifiedBeacon};
-pub use chain::{BuiltinChain, Chain, ChainError, Group, PublicKey, Scheme};
+// ---------------------------------------------------------------------------
+// The paths callers already use
+// ---------------------------------------------------------------------------
+pub use bittensor::{axon, sign, ss58, subtensor};
+pub use bls::hash;
+pub use drand::{beacon, chain, devnet, round};
+pub use grail as commitment;
+pub use timelock::{age, armor, format, ibe, tle};
+
+pub use drand::beacon::{Beacon, BeaconError, Signature, VerifiedBeacon};
+pub use drand::builtin::BuiltinChain;
+pub use drand::chain::{Chain, ChainError, Group, PublicKey, Scheme};
+pub use drand::round::{ChainTime, Round, RoundError};
 pub use error::Error;
-pub use round::{ChainTime, Round, RoundError};

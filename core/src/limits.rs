@@ -29,6 +29,19 @@ pub const G1_COMPRESSED_LEN: usize = 48;
 /// Size of a compressed G2 point (public key or signature), in bytes.
 pub const G2_COMPRESSED_LEN: usize = 96;
 
+/// Largest age header veil writes (one tlock stanza, ~340 bytes): the
+/// size of the fixed buffer it is written into.
+pub const MAX_SEALED_HEADER_LEN: usize = 512;
+
+/// Size of an age file key, the message the drand-flavour IBE seals.
+pub const AGE_FILE_KEY_LEN: usize = 16;
+
+/// Longest base64 body of a tlock stanza: the unpadded base64 of the
+/// largest drand-flavour ciphertext (`U` in G2, then `V` and `W`, each a
+/// file key long); a longer body cannot be one.
+pub const MAX_TLOCK_STANZA_BODY_B64: usize =
+    ((G2_COMPRESSED_LEN + 2 * AGE_FILE_KEY_LEN) * 4).div_ceil(3);
+
 /// Largest age header accepted (version line, stanzas, MAC line), in bytes.
 /// A tlock header is ~340 bytes; the bound leaves room for grease stanzas
 /// while keeping the header read a fixed, small cost.
@@ -39,6 +52,13 @@ pub const AGE_CHUNK_LEN: usize = 64 * 1024;
 
 /// Authentication tag of each STREAM chunk (ChaCha20-Poly1305).
 pub const AGE_TAG_LEN: usize = 16;
+
+/// Largest STREAM chunk on the wire: a full chunk of plaintext plus its tag.
+pub const MAX_CHUNK_CIPHERTEXT_LEN: usize = AGE_CHUNK_LEN + AGE_TAG_LEN;
+
+/// How much of an input the streaming format detection needs to see (the
+/// age magic line, or the armor's BEGIN line).
+pub const DETECT_PREFIX_LEN: usize = 64;
 
 /// Longest ASCII-armor line veil reads (64 base64 characters, with room for
 /// a CR and surrounding whitespace).
@@ -72,3 +92,15 @@ pub const MAX_MIID_MESSAGE_LEN: usize = 512;
 
 /// Longest dendrite uuid accepted in the axon protocol (a uuid1 is 36).
 pub const MAX_AXON_UUID_LEN: usize = 64;
+
+/// Longest message an axon request signs: a u64 nonce (20 digits), two SS58
+/// addresses, a uuid, a 64-hex body hash and four dots.
+pub const MAX_AXON_MESSAGE_LEN: usize = 20 + 2 * MAX_SS58_LEN + MAX_AXON_UUID_LEN + 64 + 4;
+
+/// Most fields a commitment holds (the Commitments pallet's
+/// `MaxCommitFields`).
+pub const MAX_COMMITMENT_FIELDS: usize = 3;
+
+/// Largest `TimelockEncrypted` field of a commitment (its `BoundedVec`
+/// bound in the pallet).
+pub const MAX_TIMELOCK_ENCRYPTED: usize = 1024;

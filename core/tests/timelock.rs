@@ -3,9 +3,15 @@
 //! 0.3.0, bittensor-drand 2.0.0), round trips for every format, and hostile
 //! inputs.
 
+#[path = "support/formats.rs"]
+mod formats;
 #[path = "support/shared.rs"]
 mod support;
 
+use formats::{
+    age_open, age_seal, armor_all, bittensor_open, bittensor_seal, dearmor, devnet, tle_open,
+    tle_seal,
+};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{CryptoRng, RngCore, SeedableRng};
 use serde_json::Value;
@@ -16,7 +22,7 @@ use veil_core::format::{self, Format};
 use veil_core::ibe::{self, FileKey, PreparedRound, RoundKey, TlockCiphertext};
 use veil_core::limits::AGE_CHUNK_LEN;
 use veil_core::tle::{self, Layout};
-use veil_core::{Beacon, Chain, ChainTime, Round, armor, bittensor, encoding::Hex};
+use veil_core::{Beacon, Chain, Round, bittensor, encoding::Hex};
 
 const QUICKNET_1000_SIG: &str = "b44679b9a59af2ec876b1a6b1ad52ea9b1615fc3982b19576350f93447cb1125e342b73a8dd2bacbe47e4b6b63ed5e39";
 
@@ -50,141 +56,6 @@ impl RngCore for Replay {
     }
 }
 impl CryptoRng for Replay {}
-
-fn dearmor(text: &[u8]) -> Result<Vec<u8>, armor::ArmorError> {
-    let mut dec = armor::Decoder::new();
-    let mut out = Vec::new();
-    let text = text.strip_suffix(b"\n").unwrap_or(text);
-    for line in text.split(|&b| b == b'\n') {
-        let mut buf = [0u8; armor::BYTES_PER_LINE];
-        out.extend_from_slice(dec.decode_line(line, &mut buf)?);
-    }
-    dec.finish()?;
-    Ok(out)
-}
-
-fn armor_all(bin: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut enc = armor::Encoder::new();
-    enc.push(bin, |l| {
-        out.extend_from_slice(l);
-        Ok::<_, ()>(())
-    })
-    .unwrap();
-    enc.finish(|l| {
-        out.extend_from_slice(l);
-        Ok::<_, ()>(())
-    })
-    .unwrap();
-    out
-}
-
-/// The whole age decryption, in memory: armor, header, beacon check against
-/// `chain`, MAC, STREAM.
-fn age_open(input: &[u8], chain: &Chain, signature: &[u8]) -> Result<Vec<u8>, String> {
-    let bin = if armor::looks_armored(input) {
-        dearmor(input).map_err(|e| e.to_string())?
-    } else {
-        input.to_vec()
-    };
-    let hdr = Header::parse(&bin).map_err(|e| e.to_string())?;
-    if hdr.chain_hash() != chain.hash() {
-        return Err("chain hash differs".into());
-    }
-    let beacon = chain
-        .verify_beacon(&Beacon {
-            round: hdr.round(),
-            signature,
-            previous_signature: None,
-        })
-        .map_err(|e| e.to_string())?;
-    let rest = &bin[hdr.len()..];
-    let nonce: [u8; PAYLOAD_NONCE_LEN] = rest
-        .get(..PAYLOAD_NONCE_LEN)
-        .ok_or("truncated")?
-        .try_into()
-        .unwrap();
-    let mut opener = hdr
-        .open(&RoundKey::from_verified(&beacon), &nonce)
-        .map_err(|e| e.to_string())?;
-    let mut payload = rest[PAYLOAD_NONCE_LEN..].to_vec();
-    if payload.is_empty() {
-        return Err("truncated".into());
-    }
-    let n = payload.len().div_ceil(MAX_CHUNK_CIPHERTEXT_LEN);
-    let mut out = Vec::new();
-    for (i, chunk) in payload.chunks_mut(MAX_CHUNK_CIPHERTEXT_LEN).enumerate() {
-        out.extend_from_slice(
-            opener
-                .open_chunk(chunk, i + 1 == n)
-                .map_err(|e| e.to_string())?,
-        );
-    }
-    Ok(out)
-}
-
-fn age_seal(prepared: &PreparedRound, plaintext: &[u8], rng: &mut ChaCha20Rng) -> Vec<u8> {
-    let mut sealed = age::seal(prepared, rng).unwrap();
-    let mut out = sealed.prefix().to_vec();
-    let chunks: Vec<&[u8]> = if plaintext.is_empty() {
-        vec![&[]]
-    } else {
-        plaintext.chunks(AGE_CHUNK_LEN).collect()
-    };
-    for (i, c) in chunks.iter().enumerate() {
-        let mut buf = vec![0u8; c.len() + 16];
-        buf[..c.len()].copy_from_slice(c);
-        out.extend_from_slice(
-            sealed
-                .sealer
-                .seal_chunk(&mut buf, c.len(), i + 1 == chunks.len())
-                .unwrap(),
-        );
-    }
-    assert!(sealed.sealer.is_finished());
-    out
-}
-
-fn tle_seal(prepared: &PreparedRound, layout: Layout, pt: &[u8], rng: &mut ChaCha20Rng) -> Vec<u8> {
-    let mut buf = vec![0u8; layout.sealed_len(pt.len()).unwrap()];
-    let off = layout.payload_offset();
-    buf[off..off + pt.len()].copy_from_slice(pt);
-    tle::seal_in_place(prepared, layout, &mut buf, pt.len(), rng).unwrap();
-    buf
-}
-
-fn tle_open(bytes: &[u8], layout: Layout, key: &RoundKey) -> Result<Vec<u8>, tle::TleError> {
-    let parsed = tle::parse(bytes, layout)?;
-    let mut buf = bytes.to_vec();
-    let range = tle::open_in_place(&parsed, &mut buf, key)?;
-    Ok(buf[range].to_vec())
-}
-
-fn bittensor_seal(prepared: &PreparedRound, pt: &[u8], rng: &mut ChaCha20Rng) -> Vec<u8> {
-    let mut buf = vec![0u8; bittensor::sealed_len(pt.len()).unwrap()];
-    let off = bittensor::payload_offset(pt.len()).unwrap();
-    buf[off..off + pt.len()].copy_from_slice(pt);
-    bittensor::seal_in_place(prepared, &mut buf, pt.len(), rng).unwrap();
-    buf
-}
-
-fn bittensor_open(bytes: &[u8], chain: &Chain, sig: &[u8]) -> Result<(Round, Vec<u8>), String> {
-    let (r, range) = bittensor::parse(bytes).map_err(|e| e.to_string())?;
-    let beacon = chain
-        .verify_beacon(&Beacon {
-            round: r,
-            signature: sig,
-            previous_signature: None,
-        })
-        .map_err(|e| e.to_string())?;
-    let pt = tle_open(
-        &bytes[range],
-        Layout::Tle,
-        &RoundKey::from_verified(&beacon),
-    )
-    .map_err(|e| e.to_string())?;
-    Ok((r, pt))
-}
 
 fn quicknet() -> Chain {
     Chain::builtin("quicknet").unwrap()
@@ -424,18 +295,6 @@ fn bittensor_drand_envelopes_decrypt() {
 // ---------------------------------------------------------------------------
 // Round trips on a devnet key, every format
 // ---------------------------------------------------------------------------
-
-fn devnet(rng: &mut ChaCha20Rng) -> (DevnetKey, Chain) {
-    let key = DevnetKey::generate(rng);
-    let chain = key
-        .chain(
-            ChainTime::new(1_700_000_000, 3.try_into().unwrap()),
-            [9; 32],
-            "veil-devnet",
-        )
-        .unwrap();
-    (key, chain)
-}
 
 #[test]
 fn devnet_signatures_are_valid_beacons() {

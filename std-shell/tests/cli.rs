@@ -1,52 +1,31 @@
 //! The CLI contract of SPEC.md, exercised on the real binary: exit codes,
 //! one line on stderr and nothing on stdout on failure, garbage and extremes.
 
-use std::process::{Command, Output};
+use std::process::Output;
+
+use veil_test_support::Veil;
 
 const QUICKNET_1000_SIG: &str = "b44679b9a59af2ec876b1a6b1ad52ea9b1615fc3982b19576350f93447cb1125e342b73a8dd2bacbe47e4b6b63ed5e39";
 
 fn veil(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_veil"))
-        .args(args)
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .expect("run veil")
+    Veil::at(env!("CARGO_BIN_EXE_veil")).run(args, b"")
 }
 
 /// Success: exit 0, stdout as given, stderr empty.
 #[track_caller]
 fn ok(args: &[&str], stdout: &str) {
-    let out = veil(args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), stdout, "{args:?}");
-    assert!(out.stderr.is_empty(), "{args:?}");
+    let out = Veil::at(env!("CARGO_BIN_EXE_veil")).ok(args, b"");
+    assert_eq!(String::from_utf8(out).unwrap(), stdout, "{args:?}");
 }
 
 /// Failure: the exit code, nothing on stdout, exactly one line on stderr that
 /// contains `needle`. Returns that line.
 #[track_caller]
 fn fails(code: i32, args: &[&str], needle: &str) -> String {
-    let out = veil(args);
-    let stderr = String::from_utf8(out.stderr).unwrap();
-    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
-    assert!(out.stdout.is_empty(), "{args:?}: stdout not empty");
-    assert!(
-        stderr.ends_with('\n') && stderr.matches('\n').count() == 1,
-        "{args:?}: not one line: {stderr:?}"
-    );
-    assert!(stderr.starts_with("veil: "), "{stderr}");
+    let stderr = Veil::at(env!("CARGO_BIN_EXE_veil")).fails_with(code, args, b"");
     assert!(
         stderr.contains(needle),
         "{args:?}: {stderr:?} lacks {needle:?}"
-    );
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("backtrace"),
-        "{stderr}"
     );
     stderr
 }

@@ -1,39 +1,25 @@
 //! `veil address|sign|verify|commitment` under the CLI contract.
 
-use std::process::{Command, Output};
+use veil_test_support::Veil;
 
 const DEV_SEED: &str = "fac7959dbfe72f052e5a0c3c8d6530f202b02fd8f9f5ca3580ec8deb7797479e";
 const DEV_ADDRESS: &str = "5DfhGyQdFobKM8NsWvEeAKk5EQQgYe9AydgJ7rMB6E1EqRzV";
 
-fn veil(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_veil"))
-        .args(args)
+fn veil() -> Veil {
+    Veil::at(env!("CARGO_BIN_EXE_veil"))
         .env_remove("BT_WALLET_NAME")
         .env_remove("BT_WALLET_HOTKEY")
         .env("BT_WALLET_PATH", "/nonexistent-veil-wallets")
-        .output()
-        .unwrap()
 }
 
 #[track_caller]
 fn ok(args: &[&str]) -> String {
-    let out = veil(args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(veil().ok(args, b"")).unwrap()
 }
 
 #[track_caller]
 fn fails(code: i32, args: &[&str], needle: &str) {
-    let out = veil(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
-    assert!(out.stdout.is_empty());
-    assert_eq!(stderr.matches('\n').count(), 1, "{stderr:?}");
+    let stderr = veil().fails_with(code, args, b"");
     assert!(
         stderr.contains(needle),
         "{args:?}: {stderr:?} lacks {needle:?}"

@@ -2,8 +2,9 @@
 //! trips, hostile inputs (truncations, flipped bits, giant length prefixes,
 //! junk) give exit 1 with one line on stderr, and `-o` is all-or-nothing.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+
+use veil_test_support::Veil;
 
 // drand quicknet round 1000 (public beacon: drand/tlock, subtensor, ideal-lab tests).
 const SIG: &str = "b44679b9a59af2ec876b1a6b1ad52ea9b1615fc3982b19576350f93447cb1125e342b73a8dd2bacbe47e4b6b63ed5e39";
@@ -11,45 +12,17 @@ const SIG: &str = "b44679b9a59af2ec876b1a6b1ad52ea9b1615fc3982b19576350f93447cb1
 const SIG_1001: &str = "b33bf3667cbd5a82de3a24b4e0e9fe5513cc1a0e840368c6e31f5fcfa79bea03f73896b25883abf2853d10337fb8fa41";
 
 fn veil(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_veil"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    let t = std::thread::spawn(move || {
-        let _ = pipe.write_all(&data);
-    });
-    let out = child.wait_with_output().unwrap();
-    t.join().unwrap();
-    out
+    Veil::at(env!("CARGO_BIN_EXE_veil")).run(args, stdin)
 }
 
 #[track_caller]
 fn ok(args: &[&str], stdin: &[u8]) -> Vec<u8> {
-    let out = veil(args, stdin);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.stderr.is_empty());
-    out.stdout
+    Veil::at(env!("CARGO_BIN_EXE_veil")).ok(args, stdin)
 }
 
 #[track_caller]
 fn fails(args: &[&str], stdin: &[u8]) -> String {
-    let out = veil(args, stdin);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
-    assert!(out.stdout.is_empty(), "{args:?}: stdout not empty");
-    assert_eq!(stderr.matches('\n').count(), 1, "{args:?}: {stderr:?}");
-    assert!(!stderr.contains("panicked"));
-    stderr
+    Veil::at(env!("CARGO_BIN_EXE_veil")).fails(args, stdin)
 }
 
 /// As [`fails`], for an age file whose damage may lie after its first

@@ -1,8 +1,8 @@
 //! Helpers for veil's end-to-end and interop tests.
 //!
-//! These tests drive the real `veil` binary. The README's test command builds
-//! it first (`cargo build -p veil`); [`veil_bin`] finds it beside the test
-//! executable, or at `$VEIL_BIN`.
+//! These tests drive the real `veil` binary. The test command builds it with
+//! the test binaries (`cargo nextest run --no-run`); [`veil_bin`] finds it
+//! beside the test executable, or at `$VEIL_BIN`.
 
 #![forbid(unsafe_code)]
 
@@ -34,7 +34,7 @@ pub fn veil_bin() -> PathBuf {
     let bin = profile_dir.join(format!("veil{}", std::env::consts::EXE_SUFFIX));
     assert!(
         bin.exists(),
-        "{} not found: build it first with `cargo build -p veil` (scripts/test does), or set VEIL_BIN",
+        "{} not found: build it first with `cargo build -p veil` (scripts/test builds it), or set VEIL_BIN",
         bin.display()
     );
     bin
@@ -46,35 +46,10 @@ pub fn veil_bin() -> PathBuf {
 ///
 /// When the binary cannot be started.
 pub fn veil(args: &[&str]) -> Output {
-    Command::new(veil_bin())
-        .args(args)
-        .output()
-        .expect("run veil")
+    veil_test_support::Veil::at(veil_bin()).run(args, b"")
 }
 
-/// `../shared/vectors/<name>` parsed as JSON, or `None` (with a note on
-/// stderr) when the shared directory is not beside the checkout.
-///
-/// # Panics
-///
-/// When the file exists but is not JSON.
-pub fn shared_vector(name: &str) -> Option<serde_json::Value> {
-    let dir = std::env::var_os("VEIL_SHARED_VECTORS").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"),
-        PathBuf::from,
-    );
-    let path = dir.join(name);
-    match std::fs::read(&path) {
-        Ok(bytes) => Some(serde_json::from_slice(&bytes).expect("vector file is JSON")),
-        Err(_) => {
-            eprintln!(
-                "NOTE: {} not found; skipping the tests that need it",
-                path.display()
-            );
-            None
-        }
-    }
-}
+pub use veil_test_support::shared_vector;
 
 /// A fresh scratch directory under the system temp dir, removed on drop.
 pub struct Scratch(PathBuf);
@@ -106,30 +81,7 @@ impl Drop for Scratch {
     }
 }
 
-/// Runs `cmd` with `stdin` fed from memory, returning its output.
-///
-/// # Panics
-///
-/// When the command cannot be started.
-pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let mut pipe = child.stdin.take().expect("stdin pipe");
-    let data = stdin.to_vec();
-    // Write from a thread so a peer that prints before reading cannot deadlock.
-    let writer = std::thread::spawn(move || {
-        let _ = pipe.write_all(&data);
-    });
-    let out = child.wait_with_output().expect("wait for peer");
-    writer.join().expect("stdin writer");
-    out
-}
+pub use veil_test_support::run_with_stdin;
 
 /// `veil ARGS` with `stdin`.
 ///
@@ -137,7 +89,7 @@ pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
 ///
 /// When the binary cannot be started.
 pub fn veil_stdin(args: &[&str], stdin: &[u8]) -> Output {
-    run_with_stdin(Command::new(veil_bin()).args(args), stdin)
+    veil_test_support::Veil::at(veil_bin()).run(args, stdin)
 }
 
 /// Whether the test command asked for the peers to be mandatory

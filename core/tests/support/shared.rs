@@ -1,28 +1,7 @@
-//! Reading `../shared/vectors/` (beside the checkout; always present in CI).
+//! Reading `../shared/vectors/` (beside the checkout; always present in CI,
+//! where a missing file fails the test: `veil_test_support::shared`).
 
-use std::path::PathBuf;
-
-use serde_json::Value;
-
-/// The vector file `name` as JSON, or `None` with a note when the shared
-/// directory is absent.
-pub(crate) fn shared_vector(name: &str) -> Option<Value> {
-    let dir = std::env::var_os("VEIL_SHARED_VECTORS").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"),
-        PathBuf::from,
-    );
-    let path = dir.join(name);
-    match std::fs::read(&path) {
-        Ok(bytes) => Some(serde_json::from_slice(&bytes).expect("vector file is JSON")),
-        Err(_) => {
-            eprintln!(
-                "NOTE: shared vector file {} not found; running only the built-in literal vectors",
-                path.display()
-            );
-            None
-        }
-    }
-}
+pub(crate) use veil_test_support::shared_vector;
 
 /// Hex of any case, with or without `0x`, to bytes.
 pub(crate) fn hex_bytes(s: &str) -> Vec<u8> {

@@ -1,5 +1,6 @@
-//! Secret-scalar multiplication with precomputed tables: `r·G` for the
-//! generator of G1 or G2, and `Gid^r` for a round's pairing value.
+//! Secret-scalar multiplication with precomputed tables: `r·B` for a fixed
+//! curve point `B` (the generators: [`super::generators`]), and `Gid^r`
+//! for a round's pairing value.
 //!
 //! The scalar `r` of a seal is secret (knowing it opens the ciphertext), so
 //! the table is read without secret-dependent memory access: the scalar is
@@ -26,27 +27,16 @@
 //! Without tables, `Gid^r` uses a fixed 5-bit window over a 16-entry table
 //! with the same masked lookups ([`gt_pow_windowed`]).
 
-#[cfg(feature = "precomputed-tables")]
-use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-use ark_bls12_381::{Fq, Fq2, Fq6, Fq12, Fr};
-#[cfg(feature = "precomputed-tables")]
-use ark_bls12_381::{G1Affine, G1Projective, G2Affine, G2Projective, g1, g2};
-#[cfg(not(feature = "precomputed-tables"))]
-use ark_bls12_381::{G1Projective, G2Projective};
-#[cfg(not(feature = "precomputed-tables"))]
-use ark_ec::PrimeGroup;
+use ark_bls12_381::{Fq12, Fr};
 use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
 use ark_ec::{AffineRepr, CurveGroup};
-use ark_ff::{AdditiveGroup, BigInt, CyclotomicMultSubgroup, Field, One, PrimeField};
-use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
+use ark_ff::{AdditiveGroup, CyclotomicMultSubgroup, One, PrimeField};
+use subtle::{Choice, ConstantTimeEq};
 use zeroize::Zeroize;
 
-#[cfg(feature = "precomputed-tables")]
-use crate::hash::{hash_to_g1, hash_to_g2};
-#[cfg(feature = "precomputed-tables")]
-use once_cell::race::OnceBox;
+use super::ct::CtSelect;
 
 /// Bits per digit: 5 (radix 32) balances 52 group operations per
 /// multiplication against masked scans of 16 entries per window.
@@ -55,116 +45,6 @@ const RADIX_BITS: u32 = 5;
 const WINDOWS: usize = 52;
 /// Table entries per window: the multiples 1..=16 of the window's base.
 const ENTRIES: usize = 16;
-
-/// Returns `b` where `choice` is set, `a` otherwise, without branching on it.
-pub(crate) trait CtSelect: Sized {
-    fn ct_select(a: &Self, b: &Self, choice: Choice) -> Self;
-}
-
-impl CtSelect for Fq {
-    fn ct_select(a: &Self, b: &Self, choice: Choice) -> Self {
-        let mut limbs = a.0.0;
-        for (x, y) in limbs.iter_mut().zip(b.0.0.iter()) {
-            x.conditional_assign(y, choice);
-        }
-        Self::new_unchecked(BigInt(limbs))
-    }
-}
-
-impl CtSelect for Fq2 {
-    fn ct_select(a: &Self, b: &Self, choice: Choice) -> Self {
-        Self::new(
-            Fq::ct_select(&a.c0, &b.c0, choice),
-            Fq::ct_select(&a.c1, &b.c1, choice),
-        )
-    }
-}
-
-impl CtSelect for Fq6 {
-    fn ct_select(a: &Self, b: &Self, choice: Choice) -> Self {
-        Self::new(
-            Fq2::ct_select(&a.c0, &b.c0, choice),
-            Fq2::ct_select(&a.c1, &b.c1, choice),
-            Fq2::ct_select(&a.c2, &b.c2, choice),
-        )
-    }
-}
-
-impl CtSelect for Fq12 {
-    fn ct_select(a: &Self, b: &Self, choice: Choice) -> Self {
-        Self::new(
-            Fq6::ct_select(&a.c0, &b.c0, choice),
-            Fq6::ct_select(&a.c1, &b.c1, choice),
-        )
-    }
-}
-
-/// Affine table entries are never the identity, so only `x` and `y` move.
-impl<P: SWCurveConfig> CtSelect for Affine<P>
-where
-    P::BaseField: CtSelect,
-{
-    fn ct_select(a: &Self, b: &Self, choice: Choice) -> Self {
-        Self::new_unchecked(
-            CtSelect::ct_select(&a.x, &b.x, choice),
-            CtSelect::ct_select(&a.y, &b.y, choice),
-        )
-    }
-}
-
-impl<P: SWCurveConfig> CtSelect for Projective<P>
-where
-    P::BaseField: CtSelect,
-{
-    fn ct_select(a: &Self, b: &Self, choice: Choice) -> Self {
-        Self::new_unchecked(
-            CtSelect::ct_select(&a.x, &b.x, choice),
-            CtSelect::ct_select(&a.y, &b.y, choice),
-            CtSelect::ct_select(&a.z, &b.z, choice),
-        )
-    }
-}
-
-/// Equality of field elements in constant time. arkworks keeps elements
-/// fully reduced (Montgomery form below the modulus), so equal values have
-/// equal limbs.
-pub(crate) trait CtEqField {
-    fn ct_eq_field(&self, other: &Self) -> Choice;
-}
-
-impl CtEqField for Fq {
-    fn ct_eq_field(&self, other: &Self) -> Choice {
-        self.0
-            .0
-            .iter()
-            .zip(other.0.0.iter())
-            .fold(Choice::from(1), |acc, (a, b)| acc & a.ct_eq(b))
-    }
-}
-
-impl CtEqField for Fq2 {
-    fn ct_eq_field(&self, other: &Self) -> Choice {
-        self.c0.ct_eq_field(&other.c0) & self.c1.ct_eq_field(&other.c1)
-    }
-}
-
-/// Whether the Jacobian point `p` is the affine point `a`: `X = x·Z²` and
-/// `Y = y·Z³`, compared in constant time, so nothing about `p` (a secret
-/// multiple) leaks beyond the answer. The identity never matches: `a` is
-/// public, and `p` (with `Z = 0`) fails `Y = y·0` since arkworks' identity
-/// has `Y = 1`.
-#[allow(clippy::arithmetic_side_effects, reason = "field arithmetic")]
-pub(crate) fn projective_eq_affine<P: SWCurveConfig>(p: &Projective<P>, a: &Affine<P>) -> Choice
-where
-    P::BaseField: CtEqField,
-{
-    if a.is_zero() {
-        return Choice::from(0);
-    }
-    let z2 = p.z.square();
-    let z3 = z2 * p.z;
-    p.x.ct_eq_field(&(a.x * z2)) & p.y.ct_eq_field(&(a.y * z3))
-}
 
 /// A scalar as [`WINDOWS`] signed radix-32 digits: `s = Σ dᵢ·32ⁱ`,
 /// `dᵢ ∈ [-16, 16)` below the top and `d₅₁ ∈ {0, 1}` (the scalar field's
@@ -378,67 +258,22 @@ pub(crate) fn gt_pow_windowed(base: &Fq12, s: &Fr) -> Fq12 {
     acc
 }
 
-/// The tag of the offsets' hash to the curve: the points only need a
-/// discrete logarithm nobody knows.
-#[cfg(feature = "precomputed-tables")]
-const OFFSET_DST: &[u8] = b"VEIL-FIXED-BASE-OFFSET-V1_XMD:SHA-256_SSWU_RO_";
-
-/// `s·G2` through the process-wide generator table (built on first use).
-#[cfg(feature = "precomputed-tables")]
-pub(crate) fn g2_mul(s: &Fr) -> G2Projective {
-    static TABLE: OnceBox<CurveTable<g2::Config>> = OnceBox::new();
-    TABLE
-        .get_or_init(|| {
-            // The hash cannot fail for this tag and message (tested); the
-            // generator fallback would still multiply correctly.
-            let offset = hash_to_g2(b"G2", OFFSET_DST).unwrap_or_else(G2Affine::generator);
-            Box::new(CurveTable::new(G2Affine::generator(), offset))
-        })
-        .mul(s)
-}
-
-/// `s·G1` through the process-wide generator table (built on first use).
-#[cfg(feature = "precomputed-tables")]
-pub(crate) fn g1_mul(s: &Fr) -> G1Projective {
-    static TABLE: OnceBox<CurveTable<g1::Config>> = OnceBox::new();
-    TABLE
-        .get_or_init(|| {
-            let offset = hash_to_g1(b"G1", OFFSET_DST).unwrap_or_else(G1Affine::generator);
-            Box::new(CurveTable::new(G1Affine::generator(), offset))
-        })
-        .mul(s)
-}
-
-/// `s·G2` by arkworks' own multiplication (no tables in this build).
-#[cfg(not(feature = "precomputed-tables"))]
-#[allow(clippy::arithmetic_side_effects, reason = "group arithmetic")]
-pub(crate) fn g2_mul(s: &Fr) -> G2Projective {
-    G2Projective::generator() * s
-}
-
-/// `s·G1` by arkworks' own multiplication (no tables in this build).
-#[cfg(not(feature = "precomputed-tables"))]
-#[allow(clippy::arithmetic_side_effects, reason = "group arithmetic")]
-pub(crate) fn g1_mul(s: &Fr) -> G1Projective {
-    G1Projective::generator() * s
-}
-
 #[cfg(test)]
-mod tests {
+pub(in crate::bls) mod tests {
     use super::*;
     use alloc::vec;
     use ark_bls12_381::{Bls12_381, G1Affine, G1Projective, G2Affine, G2Projective};
     use ark_ec::pairing::Pairing;
     use ark_ec::{AffineRepr, PrimeGroup};
-    use ark_ff::{UniformRand, Zero};
+    use ark_ff::{Field, UniformRand};
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
 
-    use crate::hash::{hash_to_g1, hash_to_g2};
+    use crate::bls::hash::{hash_to_g1, hash_to_g2};
 
     /// Scalars that stress the recoding: 0, 1, small, every carry, q − 1,
     /// 2^k, and random ones.
-    fn scalars() -> Vec<Fr> {
+    pub(in crate::bls) fn scalars() -> Vec<Fr> {
         let mut rng = ChaCha20Rng::seed_from_u64(7);
         let mut v = vec![
             Fr::from(0u64),
@@ -457,44 +292,6 @@ mod tests {
         ];
         v.extend((0..20).map(|_| Fr::rand(&mut rng)));
         v
-    }
-
-    #[test]
-    #[cfg(feature = "precomputed-tables")]
-    fn generator_tables_agree_with_arkworks() {
-        assert!(hash_to_g2(b"G2", OFFSET_DST).is_some());
-        assert!(hash_to_g1(b"G1", OFFSET_DST).is_some());
-        for s in scalars() {
-            assert_eq!(g2_mul(&s), G2Projective::generator() * s);
-            assert_eq!(g1_mul(&s), G1Projective::generator() * s);
-        }
-    }
-
-    #[test]
-    fn projective_equality_matches_arkworks() {
-        let mut rng = ChaCha20Rng::seed_from_u64(9);
-        for _ in 0..10 {
-            let s = Fr::rand(&mut rng);
-            let p = G2Projective::generator() * s;
-            // A Jacobian representative with Z ≠ 1, as a table multiplication leaves it.
-            let q = p + G2Projective::generator() - G2Projective::generator();
-            let a = p.into_affine();
-            assert!(bool::from(projective_eq_affine(&q, &a)));
-            assert!(!bool::from(projective_eq_affine(&q, &(-a))));
-            let other = (p + G2Projective::generator()).into_affine();
-            assert!(!bool::from(projective_eq_affine(&q, &other)));
-            assert!(!bool::from(projective_eq_affine(&q, &G2Affine::zero())));
-            let g1 = G1Projective::generator() * s;
-            assert!(bool::from(projective_eq_affine(
-                &(g1 + g1 - g1),
-                &g1.into_affine()
-            )));
-        }
-        // The identity never equals a point, nor the affine identity.
-        assert!(!bool::from(projective_eq_affine(
-            &G2Projective::zero(),
-            &G2Affine::generator()
-        )));
     }
 
     #[test]

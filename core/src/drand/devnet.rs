@@ -16,10 +16,10 @@ use ark_serialize::CanonicalSerialize;
 use rand_core::{CryptoRng, RngCore};
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::chain::{Chain, ChainError, PublicKey, Scheme};
-use crate::hash::{DST_G1_RFC9380, hash_to_g1, unchained_message};
+use crate::bls::hash::{DST_G1_RFC9380, hash_to_g1, unchained_message};
+use crate::drand::chain::{Chain, ChainError, PublicKey, Scheme};
+use crate::drand::round::{ChainTime, Round};
 use crate::limits::{G1_COMPRESSED_LEN, G2_COMPRESSED_LEN};
-use crate::round::{ChainTime, Round};
 
 /// A devnet signing key. Zeroized on drop; its `Debug` prints nothing secret.
 pub struct DevnetKey {

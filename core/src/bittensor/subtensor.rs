@@ -1,6 +1,6 @@
 //! Reading GRAIL commitments out of subtensor's storage, sans-IO.
 //!
-//! A read commitment ([`crate::commitment`]) is posted with the
+//! A read commitment ([`crate::grail`]) is posted with the
 //! `Commitments.set_commitment` extrinsic and lands in the storage double map
 //! `Commitments.CommitmentOf`:
 //!
@@ -37,7 +37,7 @@ use core::fmt;
 
 use hex_literal::hex;
 
-use crate::commitment::{CommitmentError, ReadCommitment};
+use crate::grail::{CommitmentError, ReadCommitment};
 
 /// `twox128("Commitments") ‖ twox128("CommitmentOf")`.
 pub const COMMITMENT_OF_PREFIX: [u8; 32] =
@@ -46,10 +46,7 @@ pub const COMMITMENT_OF_PREFIX: [u8; 32] =
 /// Length of a full `CommitmentOf` storage key.
 pub const STORAGE_KEY_LEN: usize = 32 + 2 + 8 + 32;
 
-/// The pallet's `MaxCommitFields`.
-pub const MAX_FIELDS: usize = 3;
-/// The bound of `TimelockEncrypted::encrypted`.
-pub const MAX_TIMELOCK_ENCRYPTED: usize = 1024;
+pub use crate::limits::{MAX_COMMITMENT_FIELDS as MAX_FIELDS, MAX_TIMELOCK_ENCRYPTED};
 /// The bound of `BigRaw`.
 pub const MAX_BIG_RAW: usize = 512;
 

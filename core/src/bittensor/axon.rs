@@ -31,9 +31,9 @@
 
 use core::fmt;
 
+use crate::bittensor::sign::{self, PublicKey, SignError, Signature};
+use crate::bittensor::ss58;
 use crate::limits::{MAX_AXON_UUID_LEN, MAX_SS58_LEN};
-use crate::sign::{self, PublicKey, SignError, Signature};
-use crate::ss58;
 
 /// sha3-256 of the empty string: the body hash of a synapse without
 /// required hash fields (MIID's `IdentitySynapse`).
@@ -129,9 +129,7 @@ impl fmt::Display for AxonError {
 
 impl core::error::Error for AxonError {}
 
-/// Longest signed message: a u64 nonce, two SS58 addresses, a uuid, a
-/// 64-hex body hash and four dots.
-pub const MAX_MESSAGE_LEN: usize = 20 + 2 * MAX_SS58_LEN + MAX_AXON_UUID_LEN + 64 + 4;
+pub use crate::limits::MAX_AXON_MESSAGE_LEN as MAX_MESSAGE_LEN;
 
 /// The text a dendrite signs.
 pub type Message = heapless::String<MAX_MESSAGE_LEN>;

@@ -7,7 +7,7 @@ use ark_ec::hashing::{
 use ark_ff::field_hashers::DefaultFieldHasher;
 use sha2::{Digest, Sha256};
 
-use crate::round::Round;
+use crate::drand::round::Round;
 
 /// RFC 9380 suite `BLS12381G1_XMD:SHA-256_SSWU_RO_` with the BLS-signature
 /// tag: the hash-to-G1 DST of drand's `bls-unchained-g1-rfc9380` (quicknet),

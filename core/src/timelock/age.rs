@@ -28,10 +28,10 @@ use rand_core::{CryptoRng, RngCore};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::drand::round::Round;
 use crate::encoding::{self, Hex};
-use crate::ibe::{self, FileKey, PreparedRound, RoundKey, TlockCiphertext};
-use crate::limits::{AGE_CHUNK_LEN, AGE_TAG_LEN, MAX_AGE_HEADER_LEN};
-use crate::round::Round;
+use crate::limits::{AGE_CHUNK_LEN, AGE_TAG_LEN, MAX_AGE_HEADER_LEN, MAX_TLOCK_STANZA_BODY_B64};
+use crate::timelock::ibe::{self, FileKey, PreparedRound, RoundKey, TlockCiphertext};
 
 /// The first line of every age v1 file.
 pub const MAGIC: &[u8] = b"age-encryption.org/v1\n";
@@ -39,8 +39,7 @@ pub const MAGIC: &[u8] = b"age-encryption.org/v1\n";
 /// Size of the payload nonce written after the header.
 pub const PAYLOAD_NONCE_LEN: usize = 16;
 
-/// Largest header veil writes (one tlock stanza): a fixed-size buffer.
-pub const MAX_SEALED_HEADER_LEN: usize = 512;
+pub use crate::limits::MAX_SEALED_HEADER_LEN;
 
 /// Why an age file was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -360,7 +359,7 @@ fn parse_stanza(
     let is_tlock = parts.next() == Some(b"tlock");
 
     // The body: base64 lines of at most 64 columns, ending with a shorter one.
-    let mut body_b64: heapless::Vec<u8, 176> = heapless::Vec::new();
+    let mut body_b64: heapless::Vec<u8, MAX_TLOCK_STANZA_BODY_B64> = heapless::Vec::new();
     let mut body_fits = true;
     loop {
         let line = lines.next().ok_or(AgeError::HeaderTooLong {
@@ -414,8 +413,7 @@ fn parse_stanza(
 // STREAM
 // ---------------------------------------------------------------------------
 
-/// Largest chunk on the wire: 64 KiB of plaintext plus the tag.
-pub const MAX_CHUNK_CIPHERTEXT_LEN: usize = AGE_CHUNK_LEN + AGE_TAG_LEN;
+pub use crate::limits::MAX_CHUNK_CIPHERTEXT_LEN;
 
 /// The STREAM construction's shared state: key, counter, and whether the
 /// last chunk has been processed.

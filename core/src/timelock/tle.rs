@@ -24,8 +24,8 @@ use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::{Aes256Gcm, Key, Nonce, Tag};
 use rand_core::{CryptoRng, RngCore};
 
-use crate::ibe::{self, PreparedRound, RoundKey, TLE_KEY_LEN, TleHeader, TleKey};
 use crate::limits::G2_COMPRESSED_LEN;
+use crate::timelock::ibe::{self, PreparedRound, RoundKey, TLE_KEY_LEN, TleHeader, TleKey};
 
 /// The cipher-suite tag every TLE ends with.
 pub const CIPHER_SUITE: &[u8; 8] = b"AES_GCM_";

@@ -22,8 +22,8 @@
 
 use core::fmt;
 
-use crate::tle::{self, Layout};
-use crate::{armor, bittensor};
+use super::{armor, bittensor};
+use crate::timelock::tle::{self, Layout};
 
 /// A timelock ciphertext format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -80,14 +80,13 @@ impl fmt::Display for UnknownFormat {
 
 impl core::error::Error for UnknownFormat {}
 
-/// How much of the input [`detect_streaming`] needs to see.
-pub const DETECT_PREFIX_LEN: usize = 64;
+pub use crate::limits::DETECT_PREFIX_LEN;
 
 /// The streaming formats, decided from the first bytes: `Some((Age, armored))`
 /// for age, `None` when the input must be read whole and given to
 /// [`detect_whole`].
 pub fn detect_streaming(prefix: &[u8]) -> Option<(Format, bool)> {
-    if prefix.starts_with(crate::age::MAGIC) {
+    if prefix.starts_with(crate::timelock::age::MAGIC) {
         Some((Format::Age, false))
     } else if armor::looks_armored(prefix) {
         Some((Format::Age, true))

@@ -38,12 +38,14 @@ use rand_core::{CryptoRng, RngCore};
 use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::beacon::{Signature, VerifiedBeacon};
-use crate::chain::{Chain, Group};
-use crate::fixed_base::{GtTable, g1_mul, g2_mul, gt_pow_windowed, projective_eq_affine};
-use crate::hash::{hash_to_g1, hash_to_g2, unchained_message};
+use crate::bls::ct::projective_eq_affine;
+use crate::bls::fixed_base::{GtTable, gt_pow_windowed};
+use crate::bls::generators::{g1_mul, g2_mul};
+use crate::bls::hash::{hash_to_g1, hash_to_g2, unchained_message};
+use crate::drand::beacon::{Signature, VerifiedBeacon};
+use crate::drand::chain::{Chain, Group};
+use crate::drand::round::Round;
 use crate::limits::{G1_COMPRESSED_LEN, G2_COMPRESSED_LEN};
-use crate::round::Round;
 
 /// Size of a serialized GT element (an `Fq12`), in bytes.
 const GT_LEN: usize = 576;
@@ -66,6 +68,11 @@ pub enum IbeError {
     InvalidKey,
     /// Opening failed. Deliberately says nothing more.
     DecryptionFailed,
+    /// Sealing failed: an internal step (H3's rejection sampling running
+    /// out, a point that would not serialize, a buffer too short for the
+    /// ciphertext) that no input can cause in practice. Kept apart from
+    /// [`IbeError::DecryptionFailed`], which is about a ciphertext.
+    SealingFailed,
 }
 
 impl fmt::Display for IbeError {
@@ -79,6 +86,7 @@ impl fmt::Display for IbeError {
             }
             Self::InvalidKey => "the signature is not a valid point of the chain's signature group",
             Self::DecryptionFailed => "decryption failed",
+            Self::SealingFailed => "sealing failed (internal error)",
         })
     }
 }
@@ -136,11 +144,11 @@ impl PreparedRound {
         }
         let id = unchained_message(round);
         let gid = match chain.public_key() {
-            crate::chain::PublicKey::G2 { point: pk, .. } => {
+            crate::drand::chain::PublicKey::G2 { point: pk, .. } => {
                 let q = hash_to_g1(&id, scheme.dst()).ok_or(IbeError::InvalidKey)?;
                 pair(q, *pk)?
             }
-            crate::chain::PublicKey::G1 { point: pk, .. } => {
+            crate::drand::chain::PublicKey::G1 { point: pk, .. } => {
                 let q = hash_to_g2(&id, scheme.dst()).ok_or(IbeError::InvalidKey)?;
                 pair(*pk, q)?
             }
@@ -225,12 +233,12 @@ impl RoundKey {
     /// [`IbeError::InvalidKey`] for any other input.
     pub fn from_unverified_signature(bytes: &[u8]) -> Result<Self, IbeError> {
         if let Ok(b) = <&[u8; G1_COMPRESSED_LEN]>::try_from(bytes) {
-            return crate::curve::g1_from_bytes(b)
+            return crate::bls::curve::g1_from_bytes(b)
                 .map(Self::G1)
                 .ok_or(IbeError::InvalidKey);
         }
         if let Ok(b) = <&[u8; G2_COMPRESSED_LEN]>::try_from(bytes) {
-            return crate::curve::g2_from_bytes(b)
+            return crate::bls::curve::g2_from_bytes(b)
                 .map(Self::G2)
                 .ok_or(IbeError::InvalidKey);
         }
@@ -266,7 +274,7 @@ impl RoundKey {
 }
 
 fn pair(a: G1Affine, b: G2Affine) -> Result<PairingOutput<Bls12_381>, IbeError> {
-    crate::pairing::pairing(a, b).ok_or(IbeError::DecryptionFailed)
+    crate::bls::pairing::pairing(a, b).ok_or(IbeError::DecryptionFailed)
 }
 
 /// arkworks' serialization of a GT element: `Fq12` as c0 ‖ c1, `Fq6` as
@@ -322,16 +330,16 @@ fn u_for(
         Group::G1 => {
             let u = g2_mul(r);
             u.serialize_compressed(&mut out[..])
-                .map_err(|_| IbeError::DecryptionFailed)?;
+                .map_err(|_| IbeError::SealingFailed)?;
             Ok(G2_COMPRESSED_LEN)
         }
         Group::G2 => {
             let u = g1_mul(r);
             let dst = out
                 .get_mut(..G1_COMPRESSED_LEN)
-                .ok_or(IbeError::DecryptionFailed)?;
+                .ok_or(IbeError::SealingFailed)?;
             u.serialize_compressed(dst)
-                .map_err(|_| IbeError::DecryptionFailed)?;
+                .map_err(|_| IbeError::SealingFailed)?;
             Ok(G1_COMPRESSED_LEN)
         }
     }
@@ -364,7 +372,7 @@ fn xor_into<const N: usize>(a: &[u8; N], b: &[u8]) -> [u8; N] {
 // ---------------------------------------------------------------------------
 
 /// Size of the message sealed by the drand flavour: an age file key.
-pub const FILE_KEY_LEN: usize = 16;
+pub const FILE_KEY_LEN: usize = crate::limits::AGE_FILE_KEY_LEN;
 
 /// Secret key bytes: zeroized on drop, never printed.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
@@ -455,10 +463,10 @@ impl TlockCiphertext {
     ///
     /// # Errors
     ///
-    /// [`IbeError::DecryptionFailed`] when `out` is shorter than [`Self::len`].
+    /// [`IbeError::SealingFailed`] when `out` is shorter than [`Self::len`].
     pub fn write_to<'o>(&self, out: &'o mut [u8]) -> Result<&'o [u8], IbeError> {
         let n = self.len();
-        let out = out.get_mut(..n).ok_or(IbeError::DecryptionFailed)?;
+        let out = out.get_mut(..n).ok_or(IbeError::SealingFailed)?;
         let (u, vw) = out.split_at_mut(self.u_len);
         let (v, w) = vw.split_at_mut(FILE_KEY_LEN);
         u.copy_from_slice(self.u());
@@ -527,7 +535,8 @@ fn kyber_h4(sigma: &[u8; FILE_KEY_LEN]) -> Zeroizing<[u8; 32]> {
 ///
 /// # Errors
 ///
-/// Only if 65535 H3 candidates in a row are rejected (probability ≈ 0.094^65535).
+/// [`IbeError::SealingFailed`] only if 65535 H3 candidates in a row are
+/// rejected (probability ≈ 0.094^65535).
 pub fn tlock_encrypt(
     prepared: &PreparedRound,
     file_key: &FileKey,
@@ -536,10 +545,10 @@ pub fn tlock_encrypt(
     let mut sigma = Zeroizing::new([0u8; FILE_KEY_LEN]);
     rng.fill_bytes(&mut sigma[..]);
     let msg = file_key.expose_secret();
-    let r = Zeroizing::new(kyber_h3(&sigma, msg).ok_or(IbeError::DecryptionFailed)?);
+    let r = Zeroizing::new(kyber_h3(&sigma, msg).ok_or(IbeError::SealingFailed)?);
     let mut u = [0u8; G2_COMPRESSED_LEN];
     let u_len = u_for(prepared.signature_group, &r, &mut u)?;
-    let h2 = kyber_h2(&(prepared.gid_pow(&r)))?;
+    let h2 = kyber_h2(&(prepared.gid_pow(&r))).map_err(|_| IbeError::SealingFailed)?;
     Ok(TlockCiphertext {
         u,
         u_len,
@@ -628,7 +637,7 @@ pub fn tle_encrypt(
     let r = Zeroizing::new(ideal_h3(&sigma, esk.expose_secret()));
     let mut u = [0u8; G2_COMPRESSED_LEN];
     u_for(Group::G1, &r, &mut u)?;
-    let h2 = ideal_h2(&(prepared.gid_pow(&r)))?;
+    let h2 = ideal_h2(&(prepared.gid_pow(&r))).map_err(|_| IbeError::SealingFailed)?;
     let h4: Zeroizing<[u8; 32]> = Zeroizing::new(Sha256::digest(&sigma[..]).into());
     Ok(TleHeader {
         u,
@@ -706,5 +715,22 @@ mod tests {
             "the first candidate is rejected"
         );
         assert_ne!(r, Fr::from_be_bytes_mod_order(&first));
+    }
+
+    #[test]
+    fn sealing_side_failures_are_not_reported_as_decryption_failures() {
+        use rand_chacha::ChaCha20Rng;
+        use rand_core::SeedableRng;
+        let chain = crate::BuiltinChain::Quicknet.chain().unwrap();
+        let round = Round::new(1000).unwrap();
+        let prepared = PreparedRound::new(&chain, round).unwrap();
+        let key = FileKey::from_bytes([7; FILE_KEY_LEN]);
+        let ct = tlock_encrypt(&prepared, &key, &mut ChaCha20Rng::seed_from_u64(1)).unwrap();
+        let mut short = [0u8; 10];
+        assert_eq!(ct.write_to(&mut short), Err(IbeError::SealingFailed));
+        assert_ne!(
+            alloc::format!("{}", IbeError::SealingFailed),
+            alloc::format!("{}", IbeError::DecryptionFailed)
+        );
     }
 }

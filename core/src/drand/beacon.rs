@@ -21,11 +21,11 @@ use ark_bls12_381::{G1Affine, G2Affine};
 use ark_ec::AffineRepr;
 use ark_ff::One;
 
-use crate::chain::{Chain, Group, PublicKey};
-use crate::curve::{g1_from_bytes, g2_from_bytes};
-use crate::hash::{chained_message, hash_to_g1, hash_to_g2, sha256, unchained_message};
+use crate::bls::curve::{g1_from_bytes, g2_from_bytes};
+use crate::bls::hash::{chained_message, hash_to_g1, hash_to_g2, sha256, unchained_message};
+use crate::drand::chain::{Chain, Group, PublicKey};
+use crate::drand::round::Round;
 use crate::limits::{G1_COMPRESSED_LEN, G2_COMPRESSED_LEN, MAX_PREVIOUS_SIGNATURE_LEN};
-use crate::round::Round;
 
 /// A beacon as received: round, signature and (chained schemes only) the
 /// previous signature, as raw bytes not yet trusted.
@@ -168,7 +168,7 @@ impl Chain {
 /// `Π e(a_i, b_i) == 1`, with one multi-Miller loop and one final
 /// exponentiation.
 fn pairing_product_is_one(a: [G1Affine; 2], b: [G2Affine; 2]) -> bool {
-    crate::pairing::multi_pairing(a, b).is_some_and(|gt| gt.0.is_one())
+    crate::bls::pairing::multi_pairing(a, b).is_some_and(|gt| gt.0.is_one())
 }
 
 /// Why a beacon was refused.
