@@ -38,13 +38,13 @@ fn sign(c: &mut Criterion) {
 fn framing(c: &mut Criterion) {
     let key = "submissions/challenge_1767000000_5Dfh/5DfhGyQdFobKM8NsWvEeAKk5EQQgYe9AydgJ7rMB6E1EqRzV/0123456789abcdef/face/pose_edit_1767000000_0.png.tlock";
     let sig = "4eeb6405aa4e355dd29e59c5d394ef62d01877d7166313a463050f8c515a43228b706d445cfc42e1fa1b06618079ba451bc0602f4b3c30451b226ac992d77e81";
-    let s = S3Submission {
-        s3_key: key,
-        image_hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-        signature: sig,
-        variation_type: "pose_edit",
-        path_signature: "0123456789abcdef",
-    };
+    let s = S3Submission::new(
+        key,
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        sig,
+        "pose_edit",
+        "0123456789abcdef",
+    );
     let mut buf = [0u8; 2048];
     let json = s.encode(&mut buf).unwrap().to_vec();
     let mut g = c.benchmark_group("miid_framing");

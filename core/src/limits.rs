@@ -87,6 +87,14 @@ pub const MAX_KEY_PART_LEN: usize = 256;
 /// Most variation requests in one image request (MIID sends 5).
 pub const MAX_VARIATION_REQUESTS: usize = 16;
 
+/// Longest free text of an `ImageRequest` veil reads (a description, a
+/// detail, the screen-replay instructions): MIID's are a few hundred bytes.
+pub const MAX_FREE_TEXT_LEN: usize = 64 * 1024;
+
+/// Longest text field of a screen-replay UAV checklist (a file name, a
+/// camera's name).
+pub const MAX_UAV_TEXT_LEN: usize = 256;
+
 /// Longest signed MIID message (`challenge:{cid}:hash:{64 hex}`).
 pub const MAX_MIID_MESSAGE_LEN: usize = 512;
 
@@ -96,6 +104,16 @@ pub const MAX_AXON_UUID_LEN: usize = 64;
 /// Longest message an axon request signs: a u64 nonce (20 digits), two SS58
 /// addresses, a uuid, a 64-hex body hash and four dots.
 pub const MAX_AXON_MESSAGE_LEN: usize = 20 + 2 * MAX_SS58_LEN + MAX_AXON_UUID_LEN + 64 + 4;
+
+/// Longest path (with its query) a btauth/1 request signs: veil's routes
+/// are a synapse name.
+pub const MAX_BTAUTH_PATH_LEN: usize = 1024;
+
+/// Longest btauth/1 payload: the protocol and scheme lines, a method of at
+/// most 16 letters, the path, a 64-hex body hash, a 20-digit nonce and two
+/// SS58 addresses, newline-separated.
+pub const MAX_BTAUTH_PAYLOAD_LEN: usize =
+    9 + 8 + 17 + MAX_BTAUTH_PATH_LEN + 1 + 65 + 21 + MAX_SS58_LEN + 1 + MAX_SS58_LEN;
 
 /// Most fields a commitment holds (the Commitments pallet's
 /// `MaxCommitFields`).

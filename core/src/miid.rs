@@ -35,7 +35,7 @@ pub use messages::{
     ImageHasher, Message, VARIATION_SEED_DOMAIN, image_message, path_message, path_signature,
     variation_seed,
 };
-pub use records::{ImageRequestMeta, S3Submission, VariationRequest};
+pub use records::{ImageRequestMeta, S3Submission, ScreenReplayUav, VariationRequest};
 
 use crate::limits::MAX_KEY_PART_LEN;
 
@@ -48,7 +48,8 @@ pub const VARIATION_TYPES: [&str; 5] = [
     "screen_replay",
 ];
 
-/// The intensities a variation may ask for.
+/// The intensities a variation may ask for (per part of a combined type;
+/// `screen_replay` also takes [`SCREEN_REPLAY_INTENSITY`]).
 pub const INTENSITIES: [&str; 3] = ["light", "medium", "far"];
 
 /// Why a record, message or key was refused.
@@ -117,14 +118,76 @@ pub fn check_variation_type(t: &str) -> Result<(), FrameError> {
     Ok(())
 }
 
-pub(crate) fn check_intensity(i: &str) -> Result<(), FrameError> {
-    if INTENSITIES.contains(&i) {
-        Ok(())
+/// The intensity MIID gives a screen-replay request: a real capture has no
+/// strength to choose.
+pub const SCREEN_REPLAY_INTENSITY: &str = "standard";
+
+/// Whether `intensity` may go with the base type `part`.
+fn intensity_fits(part: &str, intensity: &str) -> bool {
+    INTENSITIES.contains(&intensity)
+        || (part == "screen_replay" && intensity == SCREEN_REPLAY_INTENSITY)
+}
+
+/// Each base type of `kind` with its intensity. `intensity` is one value
+/// for every part (`medium`), or — as MIID's validator sends combined
+/// types — one per part, `+`-joined in the same order (`far+light` for
+/// `lighting_edit+pose_edit`). Each is `light`, `medium` or `far`;
+/// `standard` only for `screen_replay`.
+///
+/// # Errors
+///
+/// [`FrameError::Field`] (`intensity`) for a count that does not match the
+/// parts or a value that does not fit its part; [`check_variation_type`]'s
+/// error for `kind`.
+pub fn part_intensities<'a>(
+    kind: &'a str,
+    intensity: &'a str,
+) -> Result<PartIntensities<'a>, FrameError> {
+    check_variation_type(kind)?;
+    let bad = FrameError::Field(
+        "intensity",
+        "must be light, medium or far (standard for screen_replay), one for the type or one per +-joined part",
+    );
+    let per_part = intensity.contains('+');
+    if per_part {
+        let parts = kind.split('+').count();
+        if intensity.split('+').count() != parts {
+            return Err(FrameError::Field(
+                "intensity",
+                "a +-joined intensity needs one value per part of the type",
+            ));
+        }
+    }
+    let pairs = PartIntensities {
+        kinds: kind.split('+'),
+        intensities: per_part.then(|| intensity.split('+')),
+        single: intensity,
+    };
+    if pairs.clone().all(|(k, i)| intensity_fits(k, i)) {
+        Ok(pairs)
     } else {
-        Err(FrameError::Field(
-            "intensity",
-            "must be light, medium or far",
-        ))
+        Err(bad)
+    }
+}
+
+/// The `(base type, intensity)` pairs of one request ([`part_intensities`]).
+#[derive(Clone, Debug)]
+pub struct PartIntensities<'a> {
+    kinds: core::str::Split<'a, char>,
+    intensities: Option<core::str::Split<'a, char>>,
+    single: &'a str,
+}
+
+impl<'a> Iterator for PartIntensities<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let kind = self.kinds.next()?;
+        let intensity = match &mut self.intensities {
+            Some(each) => each.next()?,
+            None => self.single,
+        };
+        Some((kind, intensity))
     }
 }
 

@@ -290,7 +290,7 @@ fn object_keys_follow_the_layout_and_never_escape() {
             seed_name: "face01",
             type_part: "lighting_edit_pose_edit",
             unix_ts: parts.unix_ts,
-            index: u64::from(parts.index),
+            index: Some(u64::from(parts.index)),
         }
     );
     assert!(
@@ -303,16 +303,27 @@ fn object_keys_follow_the_layout_and_never_escape() {
         // seven parts, or five
         "submissions/a/b/c/d/e/pose_edit_1_0.png.tlock",
         "submissions/a/b/c/pose_edit_1_0.png.tlock",
-        // not {type}_{ts}_{index}.png.tlock
-        "submissions/a/b/c/d/pose_edit_1.png.tlock",
-        "submissions/a/b/c/d/pose_edit_x_0.png.tlock",
+        // not {type}_{ts}[_{index}].png.tlock
+        "submissions/a/b/c/d/pose_edit.png.tlock",
+        "submissions/a/b/c/d/pose_edit_1_x.png.tlock",
         "submissions/a/b/c/d/pose_edit_1_-0.png.tlock",
         "submissions/a/b/c/d/_1_0.png.tlock",
         "submissions/a/b/c/d/pose_edit_1_0.jpg.tlock",
         "submissions/a/b/c/d/pose_edit_99999999999999999999_0.png.tlock",
+        "submissions/a/b/c/d/1_2_3.png.tlock",
     ] {
         assert!(miid::parse_object_key(bad).is_err(), "{bad}");
     }
+    // A stock MIID miner's key has no index (MIID neurons/miner.py at
+    // d71f292bc: `{type}_{timestamp}.png.tlock`).
+    let stock = miid::parse_object_key(
+        "submissions/c1/5F/0123456789abcdef/face01/lighting_edit_pose_edit_1767000123.png.tlock",
+    )
+    .unwrap();
+    assert_eq!(
+        (stock.type_part, stock.unix_ts, stock.index),
+        ("lighting_edit_pose_edit", 1_767_000_123, None)
+    );
     for bad in [
         "x/a/b/c/d/e.png.tlock",
         "submissions/a/b/c.png.tlock",
@@ -329,13 +340,13 @@ fn s3_submissions_round_trip_and_require_every_field() {
     let kp = Keypair::from_mini_secret(&DEV_SEED).unwrap();
     let sig = kp.sign(b"m", &mut rng()).to_hex();
     let key = format!("submissions/c1/{DEV_ADDRESS}/0123456789abcdef/face/pose_edit_1_0.png.tlock");
-    let s = S3Submission {
-        s3_key: &key,
-        image_hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
-        signature: &sig,
-        variation_type: "pose_edit",
-        path_signature: "0123456789abcdef",
-    };
+    let s = S3Submission::new(
+        &key,
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        &sig,
+        "pose_edit",
+        "0123456789abcdef",
+    );
     let mut buf = [0u8; 1024];
     let json = s.encode(&mut buf).unwrap().to_vec();
     assert_eq!(S3Submission::decode(&json), Ok(s));
@@ -349,10 +360,20 @@ fn s3_submissions_round_trip_and_require_every_field() {
         S3Submission::decode(text.as_bytes()),
         Err(FrameError::Json("S3Submission"))
     );
+    // Unknown fields are ignored (pydantic's default, MIID's models).
     let mut extra = v.clone();
-    extra["s3_key_angle2"] = "ignored".into();
+    extra["comment"] = "ignored".into();
+    extra["process_time"] = 1.5.into();
     let text = extra.to_string();
     assert_eq!(S3Submission::decode(text.as_bytes()), Ok(s));
+    // A second angle belongs to a screen_replay submission only.
+    let mut angle2 = v.clone();
+    angle2["s3_key_angle2"] = key.replace("pose_edit_1_0", "pose_edit_2_0").into();
+    let text = angle2.to_string();
+    assert!(matches!(
+        S3Submission::decode(text.as_bytes()),
+        Err(FrameError::Field("s3_key_angle2", _))
+    ));
     let mut wrong = v.clone();
     wrong["image_hash"] = "abc".into();
     let text = wrong.to_string();

@@ -170,13 +170,13 @@ proptest! {
             unix_ts: ts,
             index,
         }).unwrap();
-        let sub = S3Submission {
-            s3_key: &key,
-            image_hash: &hash,
-            signature: &signature,
-            variation_type: &kind,
-            path_signature: &path_signature,
-        };
+        let sub = S3Submission::new(
+            &key,
+            &hash,
+            &signature,
+            &kind,
+            &path_signature,
+        );
         let mut buf = [0u8; 4096];
         let json = sub.encode(&mut buf).unwrap();
         prop_assert_eq!(S3Submission::decode(json).unwrap(), sub);
@@ -208,7 +208,7 @@ proptest! {
         prop_assert_eq!(parsed.path_signature, path_signature.as_str());
         prop_assert_eq!(parsed.seed_name, miid::seed_image_name(&seed_name));
         prop_assert!(parsed.type_part.chars().eq(miid::key_type_part(&kind)));
-        prop_assert_eq!((parsed.unix_ts, parsed.index), (ts, u64::from(index)));
+        prop_assert_eq!((parsed.unix_ts, parsed.index), (ts, Some(u64::from(index))));
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub mod fs;
 pub mod io;
 pub mod keys;
 pub mod limits;
+pub mod listener;
 pub mod phase4;
 pub mod registry;
 pub mod store;

@@ -55,6 +55,32 @@ pub const ANSWER_MARGIN: usize = 16 * 1024 * 1024;
 /// reveal reads to open it.
 pub const MAX_OBJECT: u64 = 64 * 1024 * 1024;
 
+/// A complete request header must arrive within this (from a connection's
+/// accept, or from the end of its previous answer); a connection that
+/// takes longer is closed. Slow-loris connections cost at most this long.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Largest request header read (hyper's read buffer, at least 8 KiB): a
+/// signed bittensor request's headers are ~1 KiB.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Most connections a listener keeps open by default; fewer when the
+/// descriptor limit leaves less room.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// Descriptors a listener leaves for everything else (files, the store,
+/// outgoing connections) when it caps its connections below the process's
+/// limit.
+pub const DESCRIPTOR_RESERVE: usize = 128;
+
+/// A request body must arrive within this once its header has.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Most `(hotkey, nonce)` pairs a btauth/1 receiver remembers to refuse
+/// replays (each for the 12 s a nonce stays fresh); at the cap, new
+/// requests get 503 until old ones expire.
+pub const MAX_BTAUTH_NONCES: usize = 65_536;
+
 /// Most `(hotkey, uuid)` pairs whose last nonce the axon remembers at once:
 /// beyond it, entries too old to matter are dropped, and if none are, new
 /// callers get 503 until some are.

@@ -1,4 +1,6 @@
-//! The files of `docs/results.md` are the files the code writes and reads:
+//! The files of `docs/results.md` are the files the code writes and reads
+//! (and `tests/data/results-v1.json`, a results file of the previous
+//! schema, is still read):
 //! every example there is read into the types the writer and the reader
 //! share (`veil::phase4::records`, the reputation, the metagraph), written
 //! back, and must come out as the same JSON. A field the code adds, drops
@@ -83,7 +85,18 @@ fn the_results_example_is_a_results_file_the_reveal_accepts() {
     assert_eq!(r.round.get(), 34_168_467);
     assert_eq!(r.requested, 2);
     assert_eq!(r.miners.len(), 2);
-    assert_eq!(r.miners[0].submissions.len(), 1);
+    assert_eq!(
+        r.miners[0].submissions.len(),
+        2,
+        "a submission and a capture"
+    );
+    assert_eq!(r.miners[0].submissions[0].drand_round, Some(34_168_466));
+    assert!(
+        r.miners[0].submissions[1]
+            .submission
+            .screen_replay_uav
+            .is_some()
+    );
     assert_eq!(r.miners[0].rejected, 2);
     assert!(matches!(r.miners[0].store, Some(StoreRecord::Store { .. })));
     assert!(matches!(
@@ -119,4 +132,17 @@ fn the_results_example_is_a_results_file_the_reveal_accepts() {
             .contains("chain")
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn results_v1_are_still_read() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/results-v1.json");
+    let r = Results::load(&path).unwrap();
+    assert_eq!(r.requested, 2, "v1 held the number of requests");
+    assert_eq!(r.miners[0].submissions.len(), 1);
+    assert_eq!(
+        r.miners[0].submissions[0].drand_round, None,
+        "v1: the target round"
+    );
+    assert_eq!(r.round.get(), 34_168_467);
 }

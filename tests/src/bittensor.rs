@@ -37,9 +37,14 @@ pub const STARTUP: Duration = Duration::from_secs(60);
 pub const RUN_LIMIT: Duration = Duration::from_secs(300);
 /// How many ports are tried when the Python axon exits at start (the port
 /// picked was taken in between).
-const ATTEMPTS: usize = 3;
-/// Numbers the `dendrite_query.py` runs' output files within a process.
+pub(crate) const ATTEMPTS: usize = 3;
+/// Numbers the runs' output files within a process.
 static QUERIES: AtomicUsize = AtomicUsize::new(0);
+
+/// A number for the next run's output files, unique within the process.
+pub fn next_run() -> usize {
+    QUERIES.fetch_add(1, Ordering::Relaxed)
+}
 
 /// The quicknet signature of round 1000 (drand's public beacon; the same one
 /// `../shared/vectors/drand_beacons.json` lists, from subtensor's
@@ -55,11 +60,7 @@ pub fn quicknet_round_time(round: u64) -> u64 {
 
 /// The bittensor virtualenv's python, if installed.
 fn python_path() -> Option<PathBuf> {
-    let path = std::env::var_os("VEIL_PEER_BITTENSOR_PYTHON").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.peers/bittensor/bin/python"),
-        PathBuf::from,
-    );
-    path.exists().then_some(path)
+    crate::venv_python("VEIL_PEER_BITTENSOR_PYTHON", "bittensor")
 }
 
 /// The bittensor virtualenv's python, or `None` after [`peer_missing`].
@@ -83,7 +84,7 @@ pub fn script(name: &str) -> PathBuf {
 }
 
 /// A port that was free a moment ago (within the axon's 1025..65534).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     loop {
         let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .and_then(|l| l.local_addr())
@@ -100,7 +101,7 @@ fn read(path: &Path) -> String {
 }
 
 /// The last lines of a log file.
-fn tail(path: &Path) -> String {
+pub(crate) fn tail(path: &Path) -> String {
     let text = read(path);
     let lines: Vec<&str> = text.lines().collect();
     let from = lines.len().saturating_sub(40);
@@ -205,7 +206,7 @@ pub struct PyAxonMiner {
     stderr: PathBuf,
 }
 
-enum Started {
+pub(crate) enum Started {
     Ready(KillOnDrop, String),
     /// The script exited before its `listening` line (e.g. the port was taken).
     Died(String),
@@ -228,6 +229,22 @@ impl PyAxonMiner {
         store_dir: &Path,
         allow: &[&str],
     ) -> Option<Self> {
+        Self::start_with(scratch, seed_hex, store_dir, allow, &[])
+    }
+
+    /// As [`PyAxonMiner::start`], with more arguments for `axon_miner.py`
+    /// (`--seal miid`, `--capture`).
+    ///
+    /// # Panics
+    ///
+    /// As [`PyAxonMiner::start`].
+    pub fn start_with(
+        scratch: &Scratch,
+        seed_hex: &str,
+        store_dir: &Path,
+        allow: &[&str],
+        extra: &[&str],
+    ) -> Option<Self> {
         let python = python()?;
         let mut failures = Vec::new();
         loop {
@@ -248,6 +265,7 @@ impl PyAxonMiner {
             for hotkey in allow {
                 cmd.args(["--allow", hotkey]);
             }
+            cmd.args(extra);
             match spawn_listening(&mut cmd, &stdout, &stderr, "axon_miner.py") {
                 Started::Ready(child, line) => {
                     let want = format!("listening 127.0.0.1:{port} hotkey ");
@@ -351,7 +369,12 @@ impl Drop for PyAxonMiner {
 
 /// Spawns `cmd` with stdout/stderr into files and waits for its first stdout
 /// line (which must start with `listening `).
-fn spawn_listening(cmd: &mut Command, stdout: &Path, stderr: &Path, what: &str) -> Started {
+pub(crate) fn spawn_listening(
+    cmd: &mut Command,
+    stdout: &Path,
+    stderr: &Path,
+    what: &str,
+) -> Started {
     let mut child = KillOnDrop(
         cmd.env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::null())
@@ -413,9 +436,33 @@ impl VeilMiner {
     ///
     /// As [`VeilMiner::start`].
     pub fn start_with_store(scratch: &Scratch, seed_hex: &str, store: &str, args: &[&str]) -> Self {
-        let stdout = scratch.path().join("veil-miner.stdout");
-        let stderr = scratch.path().join("veil-miner.stderr");
-        let mut cmd = Command::new(veil_bin());
+        Self::start_limited(scratch, seed_hex, store, args, None)
+    }
+
+    /// As [`VeilMiner::start_with_store`]; with `nofile`, the miner runs
+    /// under that limit on open descriptors (`prlimit --nofile=N:N`).
+    ///
+    /// # Panics
+    ///
+    /// As [`VeilMiner::start`].
+    pub fn start_limited(
+        scratch: &Scratch,
+        seed_hex: &str,
+        store: &str,
+        args: &[&str],
+        nofile: Option<u32>,
+    ) -> Self {
+        let n = QUERIES.fetch_add(1, Ordering::Relaxed);
+        let stdout = scratch.path().join(format!("veil-miner-{n}.stdout"));
+        let stderr = scratch.path().join(format!("veil-miner-{n}.stderr"));
+        let mut cmd = match nofile {
+            Some(limit) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={limit}:{limit}")).arg(veil_bin());
+                c
+            }
+            None => Command::new(veil_bin()),
+        };
         // Run in the scratch directory, so defaults such as the spool
         // (`veil-spool`) land there, never in the checkout.
         cmd.current_dir(scratch.path())
@@ -461,6 +508,11 @@ impl VeilMiner {
         tail(&self.stderr)
     }
 
+    /// Its process id (`prlimit` runs it in its own process: the same id).
+    pub fn pid(&self) -> u32 {
+        self.child.0.id()
+    }
+
     /// Whether it is still running.
     ///
     /// # Panics
@@ -498,6 +550,10 @@ pub struct Query<'a> {
     pub timeout_s: f64,
     /// `variation_requests`: (type, intensity).
     pub variations: &'a [(&'a str, &'a str)],
+    /// An ImageRequest document to send instead (`--request`): its
+    /// variation requests, daily seed and instructions as they are;
+    /// `variations` must then be empty.
+    pub request: Option<&'a Path>,
     /// How many queries the same Dendrite sends, one after the other.
     pub repeat: u32,
 }
@@ -525,6 +581,9 @@ pub fn dendrite_query(scratch: &Scratch, q: &Query<'_>) -> serde_json::Value {
         .args(["--challenge-id", q.challenge_id])
         .args(["--timeout", &q.timeout_s.to_string()])
         .args(["--repeat", &q.repeat.to_string()]);
+    if let Some(request) = q.request {
+        cmd.arg("--request").arg(request);
+    }
     for (kind, intensity) in q.variations {
         cmd.arg("--variation").arg(format!("{kind}:{intensity}"));
     }
@@ -550,4 +609,64 @@ pub fn dendrite_query(scratch: &Scratch, q: &Query<'_>) -> serde_json::Value {
         "dendrite_query.py: one result per query: {v}"
     );
     v
+}
+
+/// One `veil validator` run against one miner (`HOST:PORT:SS58`), storing
+/// nothing outside `scratch`: a base image `images/face-0001.png`, the
+/// miners' objects read from `dir:STORE`, results into `results/`, on
+/// quicknet; `args` adds the rest (`--cycles`, `--timeout`, `--transport`,
+/// …). Returns the results files it printed, parsed, in order, each checked
+/// to be `veil/results/v2`; `log` is the miner's log, for failure messages.
+///
+/// # Panics
+///
+/// When the validator fails, runs over [`RUN_LIMIT`], or prints a path
+/// that holds no results.
+pub fn run_validator(
+    scratch: &Scratch,
+    seed_hex: &str,
+    miner: &str,
+    store: &Path,
+    args: &[&str],
+    log: &dyn Fn() -> String,
+) -> Vec<serde_json::Value> {
+    let images = scratch.path().join("images");
+    std::fs::create_dir_all(&images).expect("images folder");
+    let base = images.join("face-0001.png");
+    if !base.exists() {
+        write_png(&base, "validator seed image");
+    }
+    let mut cmd = Command::new(veil_bin());
+    cmd.current_dir(scratch.path())
+        .args(["validator", "--seed", seed_hex, "--chain", "quicknet"])
+        .arg("--images")
+        .arg(&images)
+        .args(["--miner", miner])
+        .arg("--store")
+        .arg(format!("dir:{}", store.display()))
+        .arg("--out")
+        .arg(scratch.path().join("results"))
+        .args(args);
+    let tag = format!("veil-validator-{}", next_run());
+    let out = run_limited(&mut cmd, scratch, &tag, RUN_LIMIT);
+    let stdout = String::from_utf8(out.stdout.clone()).expect("utf-8 stdout");
+    assert!(
+        out.status.success(),
+        "veil validator failed ({}): {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        log()
+    );
+    stdout
+        .lines()
+        .map(|l| {
+            let p = scratch.path().join(l);
+            let text = std::fs::read_to_string(&p)
+                .unwrap_or_else(|e| panic!("results {} not written: {e}", p.display()));
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("results {} is not JSON: {e}", p.display()));
+            assert_eq!(v["schema"], "veil/results/v2", "{}", p.display());
+            v
+        })
+        .collect()
 }

@@ -8,6 +8,7 @@
 
 pub mod bittensor;
 pub mod browser;
+pub mod btauth;
 pub mod devnet;
 pub mod moto;
 pub mod phase4;
@@ -109,6 +110,21 @@ pub fn peer_missing(what: &str) {
         "{what} is not installed but VEIL_REQUIRE_PEERS=1: run scripts/setup-peers"
     );
     eprintln!("NOTE: {what} not installed (scripts/setup-peers); skipping this interop test");
+}
+
+/// The python of the virtualenv `.peers/{venv}` (or `$env_var`), if
+/// installed.
+pub(crate) fn venv_python(env_var: &str, venv: &str) -> Option<PathBuf> {
+    let path = std::env::var_os(env_var).map_or_else(
+        || {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../.peers")
+                .join(venv)
+                .join("bin/python")
+        },
+        PathBuf::from,
+    );
+    path.exists().then_some(path)
 }
 
 /// The real tlock-js peer: `node tlock.mjs …` in `$VEIL_PEER_NODE_DIR`.

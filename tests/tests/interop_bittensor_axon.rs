@@ -14,15 +14,14 @@
 //! Skipped (with a NOTE) when the bittensor virtualenv is missing, unless
 //! `VEIL_REQUIRE_PEERS=1`.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 use veil_tests::bittensor::{
-    self, PyAxonMiner, QUICKNET_ROUND_1000_SIGNATURE, Query, RUN_LIMIT, VeilMiner, dendrite_query,
-    quicknet_round_time, run_limited, ss58_of_seed, write_png,
+    self, PyAxonMiner, QUICKNET_ROUND_1000_SIGNATURE, Query, VeilMiner, dendrite_query,
+    quicknet_round_time, ss58_of_seed, write_png,
 };
-use veil_tests::{Scratch, hex_of, shared_vector, success, veil, veil_bin, veil_stdin};
+use veil_tests::{Scratch, hex_of, shared_vector, success, veil, veil_stdin};
 
 const MINER_SEED: &str = "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1";
 const DENDRITE_SEED: &str = "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2";
@@ -129,6 +128,7 @@ fn exercise_miner(
         challenge_id: cid,
         timeout_s: 60.0,
         variations: &VARIATIONS,
+        request: None,
         repeat: 2,
     };
     let report = dendrite_query(dir, &query);
@@ -277,67 +277,37 @@ fn python_dendrite_queries_veil_miner() {
     assert!(miner.is_running(), "veil miner exited\n{}", miner.log());
 }
 
-/// Runs `veil validator` against one miner and returns the parsed results
-/// files, one per cycle (in the order printed).
+/// `veil validator` against `miner` for `cycles` cycles: one results file
+/// per cycle.
 fn run_validator(
     dir: &Scratch,
     miner: &PyAxonMiner,
     store: &Path,
     cycles: u32,
 ) -> Vec<serde_json::Value> {
-    let images = dir.path().join("images");
-    std::fs::create_dir_all(&images).unwrap();
-    write_png(&images.join("face-0001.png"), "validator seed image");
-    let out_dir = dir.path().join("results");
-    let mut cmd = Command::new(veil_bin());
-    cmd.current_dir(dir.path())
-        .args(["validator", "--seed", VALIDATOR_SEED])
-        .arg("--images")
-        .arg(&images)
-        .args(["--miner", &miner.miner_arg()])
-        .arg("--store")
-        .arg(format!("dir:{}", store.display()))
-        .arg("--out")
-        .arg(&out_dir)
-        .args(["--cycles", &cycles.to_string()])
-        .args(["--timeout", "30", "--variations", "3", "--period", "1"])
-        .args(["--chain", "quicknet"]);
-    let out = run_limited(&mut cmd, dir, "veil-validator", RUN_LIMIT);
-    let stdout = String::from_utf8(out.stdout.clone()).expect("utf-8 stdout");
-    assert!(
-        out.status.success(),
-        "veil validator failed ({}): {}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr),
-        miner.log()
+    let results = bittensor::run_validator(
+        dir,
+        VALIDATOR_SEED,
+        &miner.miner_arg(),
+        store,
+        &[
+            "--cycles",
+            &cycles.to_string(),
+            "--timeout",
+            "30",
+            "--variations",
+            "3",
+            "--period",
+            "1",
+        ],
+        &|| miner.log(),
     );
-    let paths: Vec<PathBuf> = stdout
-        .lines()
-        .map(|l| {
-            let p = PathBuf::from(l);
-            if p.is_absolute() {
-                p
-            } else {
-                dir.path().join(p)
-            }
-        })
-        .collect();
     assert_eq!(
-        Ok(paths.len()),
+        Ok(results.len()),
         usize::try_from(cycles),
-        "one line per cycle: {stdout:?}"
+        "one results file per cycle"
     );
-    paths
-        .iter()
-        .map(|p| {
-            let text = std::fs::read_to_string(p)
-                .unwrap_or_else(|e| panic!("results {} not written: {e}", p.display()));
-            let v: serde_json::Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("results {} is not JSON: {e}", p.display()));
-            assert_eq!(v["schema"], "veil/results/v1", "{}", p.display());
-            v
-        })
-        .collect()
+    results
 }
 
 #[test]

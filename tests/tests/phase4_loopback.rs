@@ -194,7 +194,7 @@ fn run_validator(
                 .unwrap_or_else(|e| panic!("results {} not written: {e}", p.display()));
             let v: Value = serde_json::from_str(&text)
                 .unwrap_or_else(|e| panic!("results {} is not JSON: {e}", p.display()));
-            assert_eq!(v["schema"], "veil/results/v1", "{}", p.display());
+            assert_eq!(v["schema"], "veil/results/v2", "{}", p.display());
             let cid = str_of(&v["phase4_image_data"], "challenge_id");
             assert_eq!(
                 p.file_name().and_then(|n| n.to_str()),
@@ -271,7 +271,18 @@ fn assert_honest(results: &Value, uid: usize, hotkey: &str, store: &Path, what: 
     let by_miner = &data["s3_submissions_by_miner"][uid.to_string()];
     assert_eq!(by_miner["hotkey"], hotkey, "{}", ctx());
     assert_eq!(by_miner["submission_count"], 3, "{}", ctx());
-    assert_eq!(&by_miner["submissions"], &r["s3_submissions"], "{}", ctx());
+    // MIID's grading payload: the same records, without veil's round.
+    let mut ours = r["s3_submissions"].clone();
+    for s in ours.as_array_mut().expect("s3_submissions") {
+        let s = s.as_object_mut().expect("a record");
+        assert!(
+            s.remove("drand_round").is_some_and(|r| r.is_u64()),
+            "{}",
+            ctx()
+        );
+        s.remove("drand_round_angle2");
+    }
+    assert_eq!(by_miner["submissions"], ours, "{}", ctx());
 }
 
 /// The weights record: every uid in order, the formula's numbers (a
@@ -283,9 +294,9 @@ fn assert_weights(results: &Value, hotkeys: &[String], accepted: &[usize], reput
     assert_eq!(w["hotkeys"], json!(hotkeys), "{w:#}");
     assert_eq!(w["reputation"], json!(reputation), "{w:#}");
     assert_eq!(w["recorded"], true, "{w:#}");
-    let requested = results["phase4_image_data"]["requested_variations"]
+    let requested = results["phase4_image_data"]["variation_count"]
         .as_u64()
-        .expect("requested_variations") as f64;
+        .expect("variation_count") as f64;
     let raw: Vec<f64> = accepted
         .iter()
         .zip(reputation)
@@ -357,7 +368,7 @@ impl Item {
             Self::Extra => format!("more submissions than the {requested} requested"),
             Self::BadSignature => "the signature does not verify under the miner's hotkey".into(),
             Self::WrongRound => format!(
-                "sealed to round {}, not the target round {target}",
+                "sealed to round {}, after the target round {target}: the reveal cannot open it",
                 target + 100
             ),
             Self::Missing => "the object is not in".into(),
@@ -800,7 +811,11 @@ fn one_cycle_three_veil_miners_one_python_miner_slow_and_malicious() {
         "target {target} is not in the future"
     );
     assert_eq!(data["base_image_filename"], BASE_IMAGE, "{}", ctx());
-    assert_eq!(data["requested_variations"], 3, "{}", ctx());
+    // The requests as sent (MIID HEAD's shape: the list of records).
+    let requested = data["requested_variations"]
+        .as_array()
+        .expect("requested_variations");
+    assert_eq!(requested.len(), 3, "{}", ctx());
     assert_eq!(data["variation_count"], 3, "{}", ctx());
     let types: Vec<String> = data["variation_types"]
         .as_array()
@@ -809,6 +824,8 @@ fn one_cycle_three_veil_miners_one_python_miner_slow_and_malicious() {
         .map(|t| t.as_str().expect("type").to_owned())
         .collect();
     assert_eq!(types.len(), 3, "{}", ctx());
+    let listed: Vec<&str> = requested.iter().map(|r| str_of(r, "type")).collect();
+    assert_eq!(listed, types, "{}", ctx());
     assert!(
         !types.iter().any(|t| t == "pose_edit"),
         "the 'unrequested' forgery needs pose_edit not to be requested: {types:?}"
@@ -894,7 +911,15 @@ fn one_cycle_three_veil_miners_one_python_miner_slow_and_malicious() {
                     .map(|(_, v)| v)
                     .collect();
                 assert_eq!(good.len(), 1);
-                assert_eq!(r["s3_submissions"], json!(good), "{}", ctx());
+                // Accepted as sent: the record (its absent optional fields
+                // written null, as MIID's model_dump does) and the round.
+                let mut as_sent = r["s3_submissions"].clone();
+                for a in as_sent.as_array_mut().expect("s3_submissions") {
+                    let a = a.as_object_mut().expect("a record");
+                    assert_eq!(a.remove("drand_round"), Some(json!(target)), "{}", ctx());
+                    a.retain(|_, v| !v.is_null());
+                }
+                assert_eq!(as_sent, json!(good), "{}", ctx());
                 for s in &good {
                     assert!(store.join(str_of(s, "s3_key")).is_file());
                 }
@@ -1219,7 +1244,18 @@ fn miner_refuses_bad_requests() {
     )
     .unwrap();
     let image = veil::phase4::images::encode_base64(&sample);
-    let body = synapse_body(&image, &[("pose_edit", "light")], "p4-refusals-ok");
+    let mut body: Value = serde_json::from_slice(&synapse_body(
+        &image,
+        &[("pose_edit", "light")],
+        "p4-refusals-ok",
+    ))
+    .expect("json");
+    // Fields this miner does not know are ignored, at every level (a newer
+    // validator may send more).
+    body["a_later_field"] = json!({"x": [1, 2]});
+    body["image_request"]["a_later_field"] = json!("ignored");
+    body["image_request"]["variation_requests"][0]["weight"] = json!(0.5);
+    let body = body.to_string().into_bytes();
     assert!(body.len() < 100_000, "the valid body fits --max-body");
 
     // A valid request: 200, the axon's JSON and header, one stored image.
@@ -1330,6 +1366,34 @@ fn miner_refuses_bad_requests() {
     );
     assert_refused(&r, 400, "image_request", "unknown variation type");
 
+    // A combined type with the wrong number of per-part intensities: 400
+    // naming the field.
+    let bad_parts = synapse_body(
+        &image,
+        &[("lighting_edit+pose_edit", "far+light+far")],
+        "p4-refusals-parts",
+    );
+    let r = post(
+        &signed_headers(&validator, now_ns(), "uuid-parts", &axon),
+        &bad_parts,
+    );
+    assert_refused(&r, 400, "intensity", "three intensities for two parts");
+
+    // A daily seed that is no image: 400 naming it.
+    let mut bad_daily: Value = serde_json::from_slice(&synapse_body(
+        &image,
+        &[("pose_edit", "light")],
+        "p4-refusals-daily",
+    ))
+    .expect("json");
+    bad_daily["image_request"]["daily_seed_image"] = json!(garbage);
+    bad_daily["image_request"]["daily_seed_filename"] = json!("seed.png");
+    let r = post(
+        &signed_headers(&validator, now_ns(), "uuid-daily", &axon),
+        bad_daily.to_string().as_bytes(),
+    );
+    assert_refused(&r, 400, "daily_seed_image", "garbage daily seed");
+
     // A target round already emitted: the images would be public at once.
     let mut past: Value = serde_json::from_slice(&synapse_body(
         &image,
@@ -1345,7 +1409,13 @@ fn miner_refuses_bad_requests() {
     assert_refused(&r, 400, "already emitted", "emitted target round");
 
     // None of the refused requests stored anything.
-    for cid in ["p4-refusals-img", "p4-refusals-type", "p4-refusals-past"] {
+    for cid in [
+        "p4-refusals-img",
+        "p4-refusals-type",
+        "p4-refusals-parts",
+        "p4-refusals-daily",
+        "p4-refusals-past",
+    ] {
         assert!(
             !store.join("submissions").join(cid).exists(),
             "{cid} stored"

@@ -123,7 +123,7 @@ fn sandbox_reveals_every_variation_and_its_report_renders_in_chromium() {
     let results = json_file(&only(&dir, "results-", ".json"));
     let reveal_path = only(&dir, "reveal-", ".json");
     let reveal = json_file(&reveal_path);
-    assert_eq!(reveal["schema"], "veil/reveal/v1");
+    assert_eq!(reveal["schema"], "veil/reveal/v2");
     assert_eq!(
         reveal["challenge_id"],
         results["phase4_image_data"]["challenge_id"]

@@ -90,7 +90,8 @@ pub fn object_key(p: &KeyParts<'_>) -> Result<ObjectKey, FrameError> {
     Ok(key)
 }
 
-/// A submission's object key taken apart: the inverse of [`object_key`].
+/// A submission's object key taken apart: the inverse of [`object_key`],
+/// and of the index-less keys stock MIID miners write.
 ///
 /// Every part borrows the key. `type_part` is the variation type as the key
 /// writes it (`+` became `_`, so it cannot be turned back without knowing
@@ -109,22 +110,25 @@ pub struct ParsedKey<'a> {
     pub type_part: &'a str,
     /// The upload time the miner wrote, unix seconds.
     pub unix_ts: u64,
-    /// The position the miner wrote.
-    pub index: u64,
+    /// The position the miner wrote; stock MIID miners write none.
+    pub index: Option<u64>,
 }
 
-/// The file suffix of every submission key.
+/// The file suffix of every submission key (MIID writes it for JPEG
+/// photos too).
 pub const OBJECT_KEY_SUFFIX: &str = ".png.tlock";
 
-/// Takes apart a key of exactly the layout [`object_key`] builds:
-/// `submissions/{cid}/{ss58}/{path_sig}/{seed}/{type}_{ts}_{index}.png.tlock`
-/// with decimal `ts` and `index`.
+/// Takes apart a submission key:
+/// `submissions/{cid}/{ss58}/{path_sig}/{seed}/{type}_{ts}[_{index}].png.tlock`
+/// with decimal `ts` and `index` — the layout [`object_key`] builds, or
+/// MIID's without the index. A type never ends in a number, so the two
+/// cannot be confused.
 ///
 /// # Errors
 ///
 /// [`FrameError::Field`] (`s3_key`) when the key is not a valid object key
 /// ([`validate_object_key`]), has another number of parts, or its file name
-/// is not `{type}_{ts}_{index}.png.tlock`.
+/// is not `{type}_{unix_ts}[_{index}].png.tlock`.
 pub fn parse_object_key(key: &str) -> Result<ParsedKey<'_>, FrameError> {
     validate_object_key(key)?;
     let mut parts = key.split('/');
@@ -153,18 +157,29 @@ pub fn parse_object_key(key: &str) -> Result<ParsedKey<'_>, FrameError> {
     };
     let bad_name = FrameError::Field(
         "s3_key",
-        "the file name must be {type}_{unix_ts}_{index}.png.tlock",
+        "the file name must be {type}_{unix_ts}[_{index}].png.tlock",
     );
-    let stem = file.strip_suffix(OBJECT_KEY_SUFFIX).ok_or(bad_name)?;
-    let (rest, index) = stem.rsplit_once('_').ok_or(bad_name)?;
-    let (type_part, unix_ts) = rest.rsplit_once('_').ok_or(bad_name)?;
     let number = |n: &str| {
-        if n.is_empty() || n.len() > 20 || !n.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad_name);
-        }
-        n.parse::<u64>().map_err(|_| bad_name)
+        (!n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| n.parse::<u64>().ok())
+            .flatten()
     };
-    if type_part.is_empty() {
+    let stem = file.strip_suffix(OBJECT_KEY_SUFFIX).ok_or(bad_name)?;
+    let (rest, last) = stem.rsplit_once('_').ok_or(bad_name)?;
+    let last = number(last).ok_or(bad_name)?;
+    let (type_part, unix_ts, index) = match rest.rsplit_once('_') {
+        Some((head, ts)) if ts.bytes().all(|b| b.is_ascii_digit()) => {
+            (head, number(ts).ok_or(bad_name)?, Some(last))
+        }
+        _ => (rest, last, None),
+    };
+    // A type ends in a name, never a number (`lighting_edit`): otherwise
+    // `{type}_{ts}_{index}` and `{type}_{ts}` could not be told apart.
+    if type_part
+        .rsplit('_')
+        .next()
+        .is_none_or(|t| t.bytes().all(|b| b.is_ascii_digit()))
+    {
         return Err(bad_name);
     }
     Ok(ParsedKey {
@@ -173,8 +188,8 @@ pub fn parse_object_key(key: &str) -> Result<ParsedKey<'_>, FrameError> {
         path_signature,
         seed_name,
         type_part,
-        unix_ts: number(unix_ts)?,
-        index: number(index)?,
+        unix_ts,
+        index,
     })
 }
 

@@ -1,7 +1,7 @@
-//! The dendrite: the client side of the bittensor 10.x axon protocol. It
-//! signs each request with the validator's hotkey (one uuid per process,
-//! strictly increasing nanosecond nonces) and reads the answer within a
-//! size cap and a timeout.
+//! The dendrite: the validator's client. It signs each request with the
+//! validator's hotkey — bittensor 10.x headers (one uuid per process,
+//! strictly increasing nanosecond nonces) or btauth/1 (bittensor 11) — and
+//! reads the answer within a size cap and a timeout.
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
@@ -12,10 +12,13 @@ use std::time::Instant;
 use axum::http::header::CONTENT_TYPE;
 use rand_core::{OsRng, RngCore};
 use serde_json::{Map, Value, json};
+use sha2::{Digest as _, Sha256};
 use veil_core::axon::{self, DENDRITE_VERSION, EMPTY_BODY_HASH, header};
+use veil_core::bittensor::btauth;
 use veil_core::sign::{Keypair, PublicKey};
 use veil_core::ss58;
 
+use super::server::Transport;
 use crate::clock::Clock;
 use crate::keys::address_of;
 use crate::text::{error_chain, peer_line};
@@ -144,6 +147,7 @@ pub struct Dendrite {
     http: reqwest::Client,
     max_response: usize,
     clock: Arc<dyn Clock>,
+    transport: Transport,
 }
 
 impl core::fmt::Debug for Dendrite {
@@ -201,7 +205,15 @@ impl Dendrite {
             http,
             max_response,
             clock,
+            transport: Transport::Axon,
         })
+    }
+
+    /// This dendrite, speaking `transport` (bittensor 10.x by default).
+    #[must_use]
+    pub fn with_transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
     }
 
     /// This dendrite's SS58 hotkey.
@@ -220,10 +232,11 @@ impl Dendrite {
     }
 
     /// Sends the synapse `name` with `fields` to `target` and waits at most
-    /// `timeout` for the whole answer. `fields` are the synapse's own
-    /// (e.g. `image_request`); the protocol's (`name`, `timeout`,
-    /// `computed_body_hash`, `dendrite`, `axon`) are added here, and a field
-    /// of that name in `fields` is not sent.
+    /// `timeout` for the whole answer, by this dendrite's transport.
+    /// `fields` are the synapse's own (e.g. `image_request`); the
+    /// protocol's (`name`, `timeout`, `computed_body_hash`, `dendrite`,
+    /// `axon`) are added here, and a field of that name in `fields` is not
+    /// sent.
     ///
     /// # Errors
     ///
@@ -236,65 +249,11 @@ impl Dendrite {
         timeout: Duration,
     ) -> Result<Reply, CallError> {
         let nonce = self.next_nonce();
-        let message = axon::signing_message(
-            nonce,
-            &self.hotkey,
-            &target.hotkey,
-            &self.uuid,
-            EMPTY_BODY_HASH,
-        )
-        .map_err(|e| CallError::Invalid(e.to_string()))?;
-        let signature = axon::sign_request(&self.keypair, &message, &mut OsRng);
-        let timeout_text = format!("{:.1}", timeout.as_secs_f64());
-        // The synapse's fields are serialized from the caller's map (they
-        // hold the base64 image: no copy per call), next to this call's own.
-        #[derive(serde::Serialize)]
-        struct Body<'a> {
-            name: &'a str,
-            timeout: f64,
-            computed_body_hash: &'a str,
-            dendrite: Value,
-            axon: Value,
-            #[serde(flatten)]
-            fields: BTreeMap<&'a str, &'a Value>,
-        }
-        const PROTOCOL_FIELDS: [&str; 5] =
-            ["name", "timeout", "computed_body_hash", "dendrite", "axon"];
-        let body = Body {
-            name,
-            timeout: timeout.as_secs_f64(),
-            computed_body_hash: "",
-            dendrite: json!({
-                "hotkey": self.hotkey, "nonce": nonce, "uuid": self.uuid,
-                "version": DENDRITE_VERSION, "signature": signature.as_str(), "ip": "127.0.0.1",
-            }),
-            axon: json!({ "hotkey": target.hotkey, "ip": target.host, "port": target.port }),
-            fields: fields
-                .iter()
-                .filter(|(k, _)| !PROTOCOL_FIELDS.contains(&k.as_str()))
-                .map(|(k, v)| (k.as_str(), v))
-                .collect(),
+        let request = match self.transport {
+            Transport::Axon => self.request_v10(target, name, fields, timeout, nonce)?,
+            Transport::Btauth => self.request_btauth(target, name, fields, timeout, nonce)?,
         };
-        let body = serde_json::to_vec(&body).map_err(|e| CallError::Invalid(e.to_string()))?;
         let started = Instant::now();
-        let request = self
-            .http
-            .post(target.url(name))
-            .timeout(timeout)
-            .header(CONTENT_TYPE, "application/json")
-            .header(header::NAME, name)
-            .header(header::TIMEOUT, &timeout_text)
-            .header(header::AXON_HOTKEY, &target.hotkey)
-            .header(header::AXON_IP, &target.host)
-            .header(header::AXON_PORT, target.port.to_string())
-            .header(header::DENDRITE_IP, "127.0.0.1")
-            .header(header::DENDRITE_VERSION, DENDRITE_VERSION.to_string())
-            .header(header::DENDRITE_NONCE, nonce.to_string())
-            .header(header::DENDRITE_UUID, &self.uuid)
-            .header(header::DENDRITE_HOTKEY, &self.hotkey)
-            .header(header::DENDRITE_SIGNATURE, signature.as_str())
-            .header(header::COMPUTED_BODY_HASH, EMPTY_BODY_HASH)
-            .body(body);
         let classify = |e: reqwest::Error| {
             if e.is_timeout() {
                 CallError::Timeout(timeout)
@@ -302,7 +261,7 @@ impl Dendrite {
                 CallError::Connect(peer_line(&error_chain(&e)))
             }
         };
-        let mut response = request.send().await.map_err(classify)?;
+        let mut response = request.timeout(timeout).send().await.map_err(classify)?;
         let http_status = response.status().as_u16();
         let header_status = response
             .headers()
@@ -335,7 +294,12 @@ impl Dendrite {
             .and_then(|a| a.get("status_code"))
             .and_then(Value::as_u64)
             .and_then(|s| u16::try_from(s).ok());
-        let status = header_status.or(body_status).unwrap_or(http_status);
+        // btauth answers say everything with the HTTP status; a 10.x axon
+        // may say it in its headers or body instead.
+        let status = match self.transport {
+            Transport::Btauth => http_status,
+            Transport::Axon => header_status.or(body_status).unwrap_or(http_status),
+        };
         if status != 200 || http_status != 200 {
             let message = body
                 .as_ref()
@@ -353,4 +317,134 @@ impl Dendrite {
         let body = body.ok_or_else(|| CallError::Invalid("not a JSON object".into()))?;
         Ok(Reply { body, elapsed })
     }
+
+    /// A bittensor 10.x request: the signed `bt_header_*` headers, and the
+    /// synapse with its `dendrite` and `axon` terminals as the body.
+    fn request_v10(
+        &self,
+        target: &AxonTarget,
+        name: &str,
+        fields: &Map<String, Value>,
+        timeout: Duration,
+        nonce: u64,
+    ) -> Result<reqwest::RequestBuilder, CallError> {
+        let message = axon::signing_message(
+            nonce,
+            &self.hotkey,
+            &target.hotkey,
+            &self.uuid,
+            EMPTY_BODY_HASH,
+        )
+        .map_err(|e| CallError::Invalid(e.to_string()))?;
+        let signature = axon::sign_request(&self.keypair, &message, &mut OsRng);
+        let timeout_text = format!("{:.1}", timeout.as_secs_f64());
+        let body = SynapseBody {
+            name,
+            timeout: timeout.as_secs_f64(),
+            computed_body_hash: "",
+            required_hash_fields: None,
+            dendrite: Some(json!({
+                "hotkey": self.hotkey, "nonce": nonce, "uuid": self.uuid,
+                "version": DENDRITE_VERSION, "signature": signature.as_str(), "ip": "127.0.0.1",
+            })),
+            axon: Some(json!({ "hotkey": target.hotkey, "ip": target.host, "port": target.port })),
+            fields: synapse_fields(fields),
+        };
+        let body = serde_json::to_vec(&body).map_err(|e| CallError::Invalid(e.to_string()))?;
+        Ok(self
+            .http
+            .post(target.url(name))
+            .header(CONTENT_TYPE, "application/json")
+            .header(header::NAME, name)
+            .header(header::TIMEOUT, &timeout_text)
+            .header(header::AXON_HOTKEY, &target.hotkey)
+            .header(header::AXON_IP, &target.host)
+            .header(header::AXON_PORT, target.port.to_string())
+            .header(header::DENDRITE_IP, "127.0.0.1")
+            .header(header::DENDRITE_VERSION, DENDRITE_VERSION.to_string())
+            .header(header::DENDRITE_NONCE, nonce.to_string())
+            .header(header::DENDRITE_UUID, &self.uuid)
+            .header(header::DENDRITE_HOTKEY, &self.hotkey)
+            .header(header::DENDRITE_SIGNATURE, signature.as_str())
+            .header(header::COMPUTED_BODY_HASH, EMPTY_BODY_HASH)
+            .body(body))
+    }
+
+    /// A bittensor 11 request, as MIID's bittensor-11 branch sends it: the
+    /// synapse JSON without `dendrite` and `axon` as the body, signed with
+    /// btauth/1 for the target's hotkey.
+    fn request_btauth(
+        &self,
+        target: &AxonTarget,
+        name: &str,
+        fields: &Map<String, Value>,
+        timeout: Duration,
+        nonce: u64,
+    ) -> Result<reqwest::RequestBuilder, CallError> {
+        let body = SynapseBody {
+            name,
+            timeout: timeout.as_secs_f64(),
+            computed_body_hash: "",
+            required_hash_fields: Some([]),
+            dendrite: None,
+            axon: None,
+            fields: synapse_fields(fields),
+        };
+        let body = serde_json::to_vec(&body).map_err(|e| CallError::Invalid(e.to_string()))?;
+        let path = format!("/{name}");
+        let digest: [u8; 32] = Sha256::digest(&body).into();
+        let signed = btauth::sign(
+            &self.keypair,
+            "POST",
+            &path,
+            &digest,
+            nonce,
+            &target.hotkey,
+            &mut OsRng,
+        )
+        .map_err(|e| CallError::Invalid(e.to_string()))?;
+        let mut request = self
+            .http
+            .post(target.url(name))
+            .header(CONTENT_TYPE, "application/json");
+        for (name, value) in signed.pairs() {
+            request = request.header(name, value.as_str());
+        }
+        Ok(request.body(body))
+    }
+}
+
+/// A synapse on the wire: the protocol's fields, then the synapse's own,
+/// serialized from the caller's map (they hold the base64 image: no copy
+/// per call).
+#[derive(serde::Serialize)]
+struct SynapseBody<'a> {
+    name: &'a str,
+    timeout: f64,
+    computed_body_hash: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    required_hash_fields: Option<[&'a str; 0]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dendrite: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    axon: Option<Value>,
+    #[serde(flatten)]
+    fields: BTreeMap<&'a str, &'a Value>,
+}
+
+/// The synapse's own fields, without the protocol's.
+fn synapse_fields(fields: &Map<String, Value>) -> BTreeMap<&str, &Value> {
+    const PROTOCOL_FIELDS: [&str; 6] = [
+        "name",
+        "timeout",
+        "computed_body_hash",
+        "required_hash_fields",
+        "dendrite",
+        "axon",
+    ];
+    fields
+        .iter()
+        .filter(|(k, _)| !PROTOCOL_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.as_str(), v))
+        .collect()
 }

@@ -1,8 +1,12 @@
-//! The axon: an HTTP server that authenticates bittensor 10.x requests
-//! before anything reaches the synapse ([`router`]). The rules themselves
-//! are in [`veil_core::axon`]; this module does the I/O around them.
+//! The axon: an HTTP server that authenticates requests before anything
+//! reaches the synapse ([`router`]), in either transport on one port:
+//! bittensor 10.x's signed headers (`bt_header_dendrite_*`, rules in
+//! [`veil_core::axon`], admission in `v10.rs`) or bittensor 11's
+//! `btauth/1` (`X-Bittensor-*`, rules in [`veil_core::bittensor::btauth`],
+//! admission in `btauth.rs`). A request carrying both families is refused
+//! (400); `GET /{synapse}` without either answers 200 as a liveness probe.
 //!
-//! The pipeline, in order (stricter than the reference axon, whose
+//! The 10.x pipeline, in order (stricter than the reference axon, whose
 //! blacklist runs before the signature check and which accepts unsigned
 //! requests before 10.5 and nonces from the future):
 //!
@@ -16,9 +20,16 @@
 //!    last one for the same uuid, else 401; it is recorded before the body
 //!    is read, so two copies of one request cannot both get through;
 //! 7. the body is at most `max_body` bytes (checked against
-//!    `Content-Length` first, then while reading), else 413;
+//!    `Content-Length` first, then while reading), else 413, and arrives
+//!    within [`BODY_TIMEOUT`], else 408;
 //! 8. the synapse answers: JSON with `axon.status_code` (and the
 //!    `bt_header_axon_status_code` header) that a Python dendrite reads.
+//!
+//! A btauth/1 request is read (steps 7) before its signature is checked,
+//! since the signature covers the body; then the receiver must be this
+//! axon, the nonce fresh (10 s old at most, 2 s ahead at most), the caller
+//! allowed (403), and the nonce never seen before from that hotkey. Its
+//! answer is the synapse JSON, 200, as MIID's bittensor-11 axon answers.
 
 use alloc::sync::Arc;
 use core::time::Duration;
@@ -29,15 +40,18 @@ use std::time::Instant;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header::CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
-use veil_core::axon::{AxonError, DendriteHeaders, EMPTY_BODY_HASH, NoncePolicy, header};
+use veil_core::axon::{NoncePolicy, header};
+use veil_core::bittensor::btauth;
 use veil_core::sign::PublicKey;
 
+use super::btauth::Seen;
 use crate::clock::Clock;
 use crate::keys::address_of;
-use crate::limits::{MAX_AXON_BODY, MAX_AXON_CALLERS, MAX_AXON_IN_FLIGHT};
+use crate::limits::{BODY_TIMEOUT, MAX_AXON_BODY, MAX_AXON_CALLERS, MAX_AXON_IN_FLIGHT};
 
 /// Who may call the axon.
 #[derive(Clone, Debug)]
@@ -71,6 +85,17 @@ pub struct Caller {
     pub uuid: String,
     /// The caller's timeout, when sent.
     pub timeout_ms: Option<u64>,
+    /// How the request came.
+    pub transport: Transport,
+}
+
+/// The transport a request came by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// bittensor 10.x axon/dendrite headers.
+    Axon,
+    /// bittensor 11's `btauth/1`.
+    Btauth,
 }
 
 /// A refusal from the synapse: an HTTP status and a one-line message.
@@ -132,17 +157,19 @@ impl Default for AxonConfig {
     }
 }
 
-struct Axon {
-    hotkey: String,
-    config: AxonConfig,
+/// One axon's state, shared by its requests.
+pub(super) struct Axon {
+    pub(super) hotkey: String,
+    pub(super) config: AxonConfig,
     synapse: Arc<dyn Synapse>,
-    last_nonces: Mutex<HashMap<(String, String), u64>>,
+    pub(super) last_nonces: Mutex<HashMap<(String, String), u64>>,
+    pub(super) seen: Mutex<Seen>,
     in_flight: Arc<tokio::sync::Semaphore>,
-    clock: Arc<dyn Clock>,
+    pub(super) clock: Arc<dyn Clock>,
     /// Nonces from before this process started (less the grace) are
     /// refused: the last nonces of an earlier run are not remembered, so
     /// its requests could otherwise be replayed.
-    started_ns: u64,
+    pub(super) started_ns: u64,
 }
 
 /// The HTTP routes of the axon whose hotkey is `hotkey`: `GET|POST
@@ -163,59 +190,53 @@ pub fn router(
         config,
         synapse,
         last_nonces: Mutex::new(HashMap::new()),
+        seen: Mutex::new(Seen::default()),
     });
     Router::new().fallback(serve).with_state(axon)
 }
 
-fn error_response(status: u16, message: &str) -> Response {
+async fn serve(State(axon): State<Arc<Axon>>, request: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = request.into_parts();
+    let transport = match axon.route(&parts) {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            return json_response(
+                200,
+                &json!({ "message": format!("{} endpoint is alive", axon.synapse.name()) }),
+            );
+        }
+        Err(r) => return axon.refuse(Transport::Axon, &r),
+    };
+    let admitted = match transport {
+        Transport::Axon => axon.admit_v10(&parts, body).await,
+        Transport::Btauth => axon.admit_btauth(&parts, body).await,
+    };
+    let (caller, body, _permit) = match admitted {
+        Ok(a) => a,
+        Err(r) => return axon.refuse(transport, &r),
+    };
+    let echo = json!({ "hotkey": caller.hotkey, "nonce": caller.nonce, "uuid": caller.uuid });
+    match Arc::clone(&axon.synapse).forward(caller, body).await {
+        Ok(fields) => axon.success(transport, fields, echo, started.elapsed()),
+        Err(r) => {
+            tracing::info!(status = r.status, reason = %r.message, "request refused");
+            axon.refuse(transport, &r)
+        }
+    }
+}
+
+fn json_response(status: u16, body: &Value) -> Response {
     let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    headers.insert(
-        HeaderName::from_static(header::AXON_STATUS_CODE),
-        HeaderValue::from(status),
-    );
-    if let Ok(v) = HeaderValue::from_str(message) {
-        headers.insert(HeaderName::from_static(header::AXON_STATUS_MESSAGE), v);
-    }
-    (code, headers, json!({ "message": message }).to_string()).into_response()
-}
-
-impl From<AxonError> for Refusal {
-    fn from(e: AxonError) -> Self {
-        Self::new(e.status(), e.to_string())
-    }
-}
-
-async fn serve(State(axon): State<Arc<Axon>>, request: Request) -> Response {
-    let started = Instant::now();
-    match axon.admit(request).await {
-        Ok((caller, body, _permit)) => {
-            let synapse = Arc::clone(&axon.synapse);
-            let echo =
-                json!({ "hotkey": caller.hotkey, "nonce": caller.nonce, "uuid": caller.uuid });
-            match synapse.forward(caller, body).await {
-                Ok(fields) => axon.success(fields, echo, started.elapsed()),
-                Err(r) => {
-                    tracing::info!(status = r.status, reason = %r.message, "request refused");
-                    error_response(r.status, &r.message)
-                }
-            }
-        }
-        Err(r) => {
-            tracing::debug!(status = r.status, reason = %r.message, "request refused");
-            error_response(r.status, &r.message)
-        }
-    }
+    (code, headers, body.to_string()).into_response()
 }
 
 impl Axon {
-    /// Steps 1–7 of the pipeline.
-    async fn admit(
-        &self,
-        request: Request,
-    ) -> Result<(Caller, Bytes, tokio::sync::OwnedSemaphorePermit), Refusal> {
-        let (parts, body) = request.into_parts();
+    /// Step 1, and which transport: `Ok(None)` for a liveness probe (`GET`
+    /// without any signing header).
+    fn route(&self, parts: &Parts) -> Result<Option<Transport>, Refusal> {
         let name = parts.uri.path().trim_start_matches('/');
         if name != self.synapse.name()
             || !(parts.method == Method::POST || parts.method == Method::GET)
@@ -230,30 +251,51 @@ impl Axon {
             ));
         }
         let h = &parts.headers;
-        let headers = DendriteHeaders::parse(|n| h.get(n).and_then(|v| v.to_str().ok()))?;
-        headers.verify(&self.hotkey)?;
-        if !self.config.allow.permits(&headers.key) {
-            return Err(Refusal::new(
+        let v10 = [
+            header::DENDRITE_HOTKEY,
+            header::DENDRITE_NONCE,
+            header::DENDRITE_SIGNATURE,
+            header::DENDRITE_UUID,
+        ]
+        .iter()
+        .any(|n| h.contains_key(*n));
+        let v11 = btauth::header::ALL.iter().any(|n| h.contains_key(*n));
+        match (v10, v11) {
+            (true, true) => Err(Refusal::new(
+                400,
+                "the request carries both bittensor 10 (bt_header_dendrite_*) and btauth/1 \
+                 (X-Bittensor-*) headers: sign with one",
+            )),
+            (false, false) if parts.method == Method::GET => Ok(None),
+            (false, true) => Ok(Some(Transport::Btauth)),
+            _ => Ok(Some(Transport::Axon)),
+        }
+    }
+
+    /// Only now, with an authenticated hotkey: the caller is allowed.
+    pub(super) fn check_allowed(&self, key: &PublicKey) -> Result<(), Refusal> {
+        if self.config.allow.permits(key) {
+            Ok(())
+        } else {
+            Err(Refusal::new(
                 403,
                 "Forbidden. Key is blacklisted: Unrecognized hotkey.",
-            ));
+            ))
         }
-        if !headers.body_hash.eq_ignore_ascii_case(EMPTY_BODY_HASH) {
-            return Err(Refusal::new(
-                400,
-                "computed_body_hash does not match the synapse's hash fields",
-            ));
-        }
-        if headers.nonce < self.started_ns {
-            return Err(AxonError::StaleNonce.into());
-        }
-        self.record_nonce(&headers)?;
-        let permit = Arc::clone(&self.in_flight)
+    }
+
+    /// A slot among the requests in progress, or 503.
+    pub(super) fn permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Refusal> {
+        Arc::clone(&self.in_flight)
             .try_acquire_owned()
-            .map_err(|_| {
-                Refusal::new(503, "busy: too many requests in progress; try again later")
-            })?;
-        let declared = h
+            .map_err(|_| Refusal::new(503, "busy: too many requests in progress; try again later"))
+    }
+
+    /// Step 7: the body, at most `max_body` bytes (from `Content-Length`
+    /// first, then while reading), within [`BODY_TIMEOUT`].
+    pub(super) async fn read_body(&self, parts: &Parts, body: Body) -> Result<Bytes, Refusal> {
+        let declared = parts
+            .headers
             .get(axum::http::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
@@ -266,42 +308,56 @@ impl Axon {
         if declared.is_some_and(|n| n > self.config.max_body as u64) {
             return Err(too_large());
         }
-        let body = axum::body::to_bytes(Body::new(body), self.config.max_body)
-            .await
-            .map_err(|_| too_large())?;
-        Ok((
-            Caller {
-                hotkey: headers.hotkey.to_owned(),
-                key: headers.key,
-                nonce: headers.nonce,
-                uuid: headers.uuid.to_owned(),
-                timeout_ms: headers.timeout_ms,
-            },
-            body,
-            permit,
-        ))
+        match tokio::time::timeout(
+            BODY_TIMEOUT,
+            axum::body::to_bytes(body, self.config.max_body),
+        )
+        .await
+        {
+            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Err(_)) => Err(too_large()),
+            Err(_) => Err(Refusal::new(
+                408,
+                format!(
+                    "the request body did not arrive within {} s",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            )),
+        }
     }
 
-    fn record_nonce(&self, h: &DendriteHeaders<'_>) -> Result<(), Refusal> {
-        let now = self.clock.now_ns();
-        let policy = &self.config.nonces;
-        let mut map = self
-            .last_nonces
-            .lock()
-            .map_err(|_| Refusal::new(500, "internal error"))?;
-        let key = (h.hotkey.to_owned(), h.uuid.to_owned());
-        policy.check(h.nonce, h.timeout_ms, now, map.get(&key).copied())?;
-        if !map.contains_key(&key) && map.len() >= self.config.max_callers {
-            map.retain(|_, last| !policy.forgettable(*last, now));
-            if map.len() >= self.config.max_callers {
-                return Err(Refusal::new(503, "too many callers; try again later"));
+    /// A refusal as the transport's peers read it: JSON `{"message"}`, and
+    /// for 10.x the axon status headers a Python dendrite reads.
+    fn refuse(&self, transport: Transport, r: &Refusal) -> Response {
+        tracing::debug!(status = r.status, reason = %r.message, "request refused");
+        let mut response = json_response(r.status, &json!({ "message": r.message }));
+        if transport == Transport::Axon {
+            let headers = response.headers_mut();
+            headers.insert(
+                HeaderName::from_static(header::AXON_STATUS_CODE),
+                HeaderValue::from(r.status),
+            );
+            if let Ok(v) = HeaderValue::from_str(&r.message) {
+                headers.insert(HeaderName::from_static(header::AXON_STATUS_MESSAGE), v);
             }
         }
-        map.insert(key, h.nonce);
-        Ok(())
+        response
     }
 
-    fn success(&self, mut fields: Map<String, Value>, dendrite: Value, took: Duration) -> Response {
+    fn success(
+        &self,
+        transport: Transport,
+        mut fields: Map<String, Value>,
+        dendrite: Value,
+        took: Duration,
+    ) -> Response {
+        if transport == Transport::Btauth {
+            // MIID's bittensor-11 axon answers the synapse JSON itself.
+            fields.insert("name".into(), json!(self.synapse.name()));
+            fields.insert("computed_body_hash".into(), json!(""));
+            fields.insert("required_hash_fields".into(), json!([]));
+            return json_response(200, &Value::Object(fields));
+        }
         let secs = took.as_secs_f64();
         fields.insert("name".into(), json!(self.synapse.name()));
         fields.insert("computed_body_hash".into(), json!(""));

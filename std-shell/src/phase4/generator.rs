@@ -69,6 +69,9 @@ pub struct Job<'a> {
     pub base_bytes: &'a [u8],
     /// The validator's file name for the base image.
     pub base_filename: &'a str,
+    /// The day's seed image (its encoded bytes and its name), when the
+    /// validator sent one (MIID's optional `daily_seed_image`).
+    pub daily_seed: Option<(&'a [u8], &'a str)>,
     /// The challenge being answered.
     pub challenge_id: &'a str,
     /// The variations, in request order.
@@ -81,6 +84,7 @@ impl fmt::Debug for Job<'_> {
             .field("base", &self.base.dimensions())
             .field("base_bytes", &self.base_bytes.len())
             .field("base_filename", &self.base_filename)
+            .field("daily_seed", &self.daily_seed.map(|(b, n)| (b.len(), n)))
             .field("challenge_id", &self.challenge_id)
             .field("variations", &self.variations)
             .finish()

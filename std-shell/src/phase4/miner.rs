@@ -105,6 +105,8 @@ struct RequestBody<'a> {
 struct BaseImage<'a> {
     #[serde(borrow)]
     base_image: Cow<'a, str>,
+    #[serde(borrow, default)]
+    daily_seed_image: Option<Cow<'a, str>>,
 }
 
 /// One variation, owned, for a worker task.
@@ -118,7 +120,7 @@ struct Work {
 
 /// What a worker task reports.
 enum Outcome {
-    Stored(Submission),
+    Stored(Box<Submission>),
     Spooled(String),
     Failed(u32, String),
 }
@@ -205,19 +207,31 @@ impl Miner {
         // Decoding is CPU work (and up to the decode limit of memory): off
         // the async workers, under the same bound as the variations.
         let text = base.base_image.into_owned();
+        let seed_text = base.daily_seed_image.map(Cow::into_owned);
         let limits = self.config.limits;
         let permit = Arc::clone(&self.permits)
             .acquire_owned()
             .await
             .map_err(|_| Refusal::new(503, "the miner is shutting down"))?;
-        let (base_bytes, base_image) = tokio::task::spawn_blocking(move || {
-            let bytes = images::decode_base64(&text, limits.max_bytes)?;
-            let image = images::decode(&bytes, &limits)?;
-            Ok::<_, crate::Error>((bytes, image))
+        let (base_bytes, base_image, daily_seed) = tokio::task::spawn_blocking(move || {
+            let bytes = images::decode_base64(&text, limits.max_bytes)
+                .map_err(|e| format!("base_image: {e}"))?;
+            let image = images::decode(&bytes, &limits).map_err(|e| format!("base_image: {e}"))?;
+            // The day's seed image goes to an external generator as it came,
+            // checked like the base image.
+            let seed = seed_text
+                .map(|t| {
+                    let b = images::decode_base64(&t, limits.max_bytes)?;
+                    images::decode(&b, &limits)?;
+                    Ok::<_, crate::Error>(b)
+                })
+                .transpose()
+                .map_err(|e| format!("daily_seed_image: {e}"))?;
+            Ok::<_, String>((bytes, image, seed))
         })
         .await
         .map_err(|_| Refusal::new(500, "internal error decoding the base image"))?
-        .map_err(|e| Refusal::new(400, format!("base_image: {e}")))?;
+        .map_err(|e| Refusal::new(400, e))?;
         drop(permit);
         let prepared = Arc::new(
             PreparedRound::new(&self.config.chain, round)
@@ -245,6 +259,12 @@ impl Miner {
             image_filename: meta.image_filename.to_owned(),
             base_bytes,
             base_image,
+            daily_seed: daily_seed.map(|bytes| {
+                (
+                    bytes,
+                    meta.daily_seed_filename.unwrap_or("daily-seed").to_owned(),
+                )
+            }),
             prepared,
             format: self.config.format,
             generator: Arc::clone(&self.generator),
@@ -272,7 +292,7 @@ impl Miner {
                 .await;
                 match made {
                     Ok(Ok((sub, sealed))) => match uploader.upload(&sub.s3_key, &sealed).await {
-                        Ok(Upload::Stored) => Outcome::Stored(sub),
+                        Ok(Upload::Stored) => Outcome::Stored(Box::new(sub)),
                         Ok(Upload::Spooled) => Outcome::Spooled(sub.s3_key),
                         Err(e) => Outcome::Failed(index, format!("upload: {e}")),
                     },
@@ -286,7 +306,7 @@ impl Miner {
         let collect = async {
             while let Some(done) = tasks.join_next().await {
                 match done {
-                    Ok(Outcome::Stored(s)) => stored.push(s),
+                    Ok(Outcome::Stored(s)) => stored.push(*s),
                     Ok(Outcome::Spooled(key)) => {
                         spooled += 1;
                         tracing::warn!(key, "spooled: not reported to the validator");
@@ -338,6 +358,8 @@ struct Shared {
     image_filename: String,
     base_bytes: Vec<u8>,
     base_image: image::RgbImage,
+    /// The day's seed image and its name, when the validator sent one.
+    daily_seed: Option<(Vec<u8>, String)>,
     prepared: Arc<PreparedRound>,
     format: Format,
     generator: Arc<dyn Generator>,
@@ -358,6 +380,10 @@ impl Shared {
             base: &self.base_image,
             base_bytes: &self.base_bytes,
             base_filename: &self.image_filename,
+            daily_seed: self
+                .daily_seed
+                .as_ref()
+                .map(|(bytes, name)| (bytes.as_slice(), name.as_str())),
             challenge_id: &self.cid,
             variations: core::slice::from_ref(&variation),
         };
@@ -386,13 +412,13 @@ impl Shared {
         let sealed = timelock::seal_bytes(&self.prepared, self.format, &png, &mut OsRng)
             .map_err(|e| format!("seal: {e}"))?;
         Ok((
-            Submission {
-                s3_key: key.to_string(),
-                image_hash: hash.to_string(),
-                signature: signature.to_string(),
-                variation_type: w.kind.clone(),
-                path_signature: self.path_sig.clone(),
-            },
+            Submission::single(
+                key.to_string(),
+                hash.to_string(),
+                signature.to_string(),
+                w.kind.clone(),
+                self.path_sig.clone(),
+            ),
             sealed,
         ))
     }

@@ -3,25 +3,29 @@
 //! reads (a test pins both to `docs/results.md`).
 //!
 //! - [`Submission`]: MIID's `S3Submission`, as the shell holds it;
-//! - [`ResultsFile`]: a validator cycle (`veil/results/v1`), and
-//!   [`Results`], the checked view the reveal works from;
-//! - [`RevealFile`]: a reveal (`veil/reveal/v1`), with each image's
+//! - [`RequestedVariation`]: MIID's `VariationRequest`;
+//! - [`ResultsFile`]: a validator cycle (`veil/results/v2`; v1 is still
+//!   read), and [`Results`], the checked view the reveal works from;
+//! - [`RevealFile`]: a reveal (`veil/reveal/v2`), with each image's
 //!   [`Checked`] record and [`Verdict`];
 //! - [`StoreRecord`]: where a miner's objects are read from (never a
 //!   secret).
 
+mod request;
 mod results;
 mod reveal;
 mod store;
 mod submission;
 
+pub use request::RequestedVariation;
 pub use results::{
-    AxonRecord, BaseImageRecord, BaseRecord, MinerRecord, MinerResponse, MinerSubmissions,
-    Phase4ImageData, RESULTS_SCHEMA, Rejected, Results, ResultsFile, WeightsRecord,
+    AcceptedSubmission, AxonRecord, BaseImageRecord, BaseRecord, MinerRecord, MinerResponse,
+    MinerSubmissions, Phase4ImageData, RESULTS_SCHEMA, RESULTS_SCHEMA_V1, Rejected,
+    RequestedVariations, Results, ResultsFile, WeightsRecord,
 };
 pub use reveal::{
-    BeaconRecord, Checked, MinerOutcome, REVEAL_SCHEMA, ReputationRecord, RevealFile,
-    RevealSummary, RevealedBase, Verdict,
+    BeaconRecord, Checked, MinerOutcome, REVEAL_SCHEMA, REVEAL_SCHEMA_V1, ReputationRecord,
+    RevealFile, RevealSummary, RevealedBase, Verdict,
 };
 pub use store::StoreRecord;
-pub use submission::Submission;
+pub use submission::{Submission, Uav};

@@ -6,9 +6,10 @@
 //!
 //! 1. the object can still be read from the miner's store (its bucket from
 //!    its commitment, or the store the results name);
-//! 2. it opens with the target round's beacon, verified against the chain
-//!    of the results (one verified key serves every ciphertext: the batch
-//!    shares the round);
+//! 2. it opens with the beacon of the round it is sealed to (the
+//!    validator records it per submission; stock MIID miners seal some to
+//!    the target round and some to the one before), verified against the
+//!    chain of the results once per distinct round;
 //! 3. `sha256(plaintext) == image_hash`;
 //! 4. the signature of `challenge:{cid}:hash:{image_hash}` verifies under
 //!    the miner's hotkey;
@@ -33,7 +34,7 @@
 //!
 //! ## Outputs
 //!
-//! `{out}/reveal-{cid}.json` ([`RevealFile`], `veil/reveal/v1`, documented
+//! `{out}/reveal-{cid}.json` ([`RevealFile`], `veil/reveal/v2`, documented
 //! in `docs/results.md`), the HTML report `{out}/report-{cid}.html`
 //! ([`super::report`]), and the updated reputation file that the next
 //! validator cycle reads ([`super::reputation`]).
@@ -44,6 +45,8 @@ mod journal;
 
 use alloc::collections::BTreeMap;
 use std::path::PathBuf;
+
+use veil_core::Round;
 
 use self::check::Unavailable;
 use self::journal::{Journal, Unit, units_of};
@@ -154,20 +157,25 @@ pub async fn reveal(
         ));
     }
     let mut unavailable: BTreeMap<(u32, usize), String> = BTreeMap::new();
-    let beacon = if units.is_empty() {
-        None
-    } else if let Ok(b) = journal.read_beacon(results) {
-        Some(b)
-    } else {
-        Some(fetch_beacon(&journal, results, beacons, clock, progress).await?)
-    };
+    let mut rounds: Vec<Round> = units.iter().map(|u| u.round).collect();
+    rounds.sort_unstable();
+    rounds.dedup();
+    let mut beacons_used: BTreeMap<Round, FetchedBeacon> = BTreeMap::new();
+    // The latest round first: once it is out, the earlier ones are too.
+    for round in rounds.iter().rev() {
+        let beacon = match journal.read_beacon(results, *round) {
+            Ok(b) => b,
+            Err(_) => fetch_beacon(&journal, results, *round, beacons, clock, progress).await?,
+        };
+        beacons_used.insert(*round, beacon);
+    }
     if !pending.is_empty() {
-        let key = beacon
-            .as_ref()
-            .map(FetchedBeacon::round_key)
-            .ok_or_else(|| Error::Content("no beacon".into()))?;
+        let keys = beacons_used
+            .iter()
+            .map(|(r, b)| (*r, b.round_key()))
+            .collect();
         let checked =
-            check::run_pending(results, config, stores, &journal, key, pending, progress).await;
+            check::run_pending(results, config, stores, &journal, &keys, pending, progress).await;
         for (unit, outcome) in checked {
             match outcome {
                 Ok(c) => {
@@ -209,10 +217,13 @@ pub async fn reveal(
         challenge_id: cid.clone(),
         target_drand_round: results.round.get(),
         chain_hash: hex::encode(results.chain.hash()),
-        beacon: beacon.as_ref().map(|b| BeaconRecord {
-            round: results.round.get(),
-            signature: hex::encode(&b.signature),
-        }),
+        beacons: beacons_used
+            .values()
+            .map(|b| BeaconRecord {
+                round: b.round.get(),
+                signature: hex::encode(&b.signature),
+            })
+            .collect(),
         revealed_at: clock.now(),
         base_image: results.base.as_ref().map(|b| RevealedBase {
             filename: b.filename.clone(),
@@ -268,10 +279,11 @@ pub async fn reveal(
     })
 }
 
-/// The target round's beacon from `beacons` (waited for), then journaled.
+/// The beacon of `round` from `beacons` (waited for), then journaled.
 async fn fetch_beacon(
     journal: &Journal,
     results: &Results,
+    round: Round,
     beacons: &dyn BeaconSource,
     clock: &dyn Clock,
     progress: &dyn Progress,
@@ -284,18 +296,14 @@ async fn fetch_beacon(
             hex::encode(results.chain.hash())
         )));
     }
-    let at = results.chain.time().time_of(results.round)?;
+    let at = results.chain.time().time_of(round)?;
     let now = clock.now();
     if at > now {
-        progress.note(&format!(
-            "waiting for round {} ({} s)",
-            results.round,
-            at - now
-        ));
+        progress.note(&format!("waiting for round {round} ({} s)", at - now));
     }
-    let beacon = beacons.wait_for(results.round).await?;
+    let beacon = beacons.wait_for(round).await?;
     journal.write_beacon(&beacon)?;
-    progress.note(&format!("beacon of round {} verified", results.round));
+    progress.note(&format!("beacon of round {round} verified"));
     Ok(beacon)
 }
 

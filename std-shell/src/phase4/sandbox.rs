@@ -139,9 +139,12 @@ pub async fn run(config: SandboxConfig, say: &dyn Say) -> Result<Vec<CycleSummar
             let chain = devnet.chain().clone();
             let (listener, port) = bind("devnet beacon").await?;
             let app = devnet.router(Arc::clone(&clock));
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, app).await;
-            });
+            tokio::spawn(crate::listener::serve(
+                listener,
+                app,
+                crate::listener::ListenerLimits::default(),
+                core::future::pending(),
+            ));
             let url = format!("http://127.0.0.1:{port}");
             say.line(&format!(
                 "beacon    devnet on {url}/{} (a round every {DEVNET_PERIOD} s)",
@@ -231,6 +234,8 @@ pub async fn run(config: SandboxConfig, say: &dyn Say) -> Result<Vec<CycleSummar
             max_object: validator::DEFAULT_MAX_OBJECT,
             concurrency: 64,
             reputation: Some(reputation.clone()),
+            daily_seed: None,
+            transport: crate::axon::Transport::Axon,
         },
         images::samples(),
         Arc::new(FileSink::new(&out.join("weights.json"))),

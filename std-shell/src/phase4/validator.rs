@@ -18,11 +18,11 @@
 mod challenge;
 mod checks;
 mod cycles;
+mod requests;
 
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use core::time::Duration;
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use rand_core::{OsRng, RngCore};
@@ -35,19 +35,22 @@ use veil_core::limits::MAX_VARIATION_REQUESTS as MAX_VARIATIONS;
 use veil_core::sign::Keypair;
 
 use self::challenge::Challenge;
-pub use self::challenge::STANDARD_VARIATIONS;
-use self::checks::TypeBudget;
+use self::checks::{Seen, TypeBudget};
 pub use self::cycles::{Schedule, run_cycles};
+pub use self::requests::{
+    IMAGE_VARIATION_REQUIREMENTS, RequestedVariation, STANDARD_TYPES, standard_requests,
+};
 use super::images::BaseImage;
 use super::miner::SYNAPSE;
 use super::records::{
-    AxonRecord, BaseImageRecord, MinerResponse, MinerSubmissions, Phase4ImageData, RESULTS_SCHEMA,
-    Rejected, ResultsFile, StoreRecord, Submission, WeightsRecord,
+    AcceptedSubmission, AxonRecord, BaseImageRecord, MinerResponse, MinerSubmissions,
+    Phase4ImageData, RESULTS_SCHEMA, Rejected, RequestedVariations, ResultsFile, StoreRecord,
+    Submission, WeightsRecord,
 };
 use super::reputation::Reputation;
 use super::weights::{self, Delivery, WeightSink, Weights};
 use crate::Error;
-use crate::axon::{AxonTarget, CallError, Dendrite};
+use crate::axon::{AxonTarget, CallError, Dendrite, Transport};
 use crate::clock::Clock;
 use crate::limits::ANSWER_MARGIN;
 use crate::store::ObjectStore;
@@ -111,6 +114,10 @@ pub struct ValidatorConfig {
     pub concurrency: usize,
     /// The reputation file of the previous reveal, if any.
     pub reputation: Option<PathBuf>,
+    /// The day's seed image, sent as MIID's `daily_seed_image` when given.
+    pub daily_seed: Option<BaseImage>,
+    /// How miners are queried: bittensor 10.x axon headers, or btauth/1.
+    pub transport: Transport,
 }
 
 /// One cycle's outcome.
@@ -171,7 +178,8 @@ impl Validator {
         let max_image = images.iter().map(|i| i.bytes.len()).max().unwrap_or(0);
         // A reference axon echoes the request, base64 image included.
         let max_response = max_image.saturating_mul(2).saturating_add(ANSWER_MARGIN);
-        let dendrite = Dendrite::new(Arc::clone(&keypair), max_response, Arc::clone(&clock))?;
+        let dendrite = Dendrite::new(Arc::clone(&keypair), max_response, Arc::clone(&clock))?
+            .with_transport(config.transport);
         Ok(Self {
             hotkey: dendrite.hotkey().to_owned(),
             dendrite,
@@ -315,14 +323,14 @@ impl Validator {
         };
         r.submission_count = items.len();
         let most = c.requested.len();
-        let mut keys = HashSet::new();
-        let mut hashes = HashSet::new();
+        let mut seen = Seen::default();
         let mut budget = TypeBudget::new(&c.requested);
+        let (mut requested_items, mut captures) = (0usize, 0usize);
         // Items past the requested count are each recorded up to a bound,
         // then counted: an answer of millions of items costs one line.
         let listed = most.saturating_mul(2).saturating_add(8);
         let ignored = r.submission_count.saturating_sub(listed);
-        for (i, item) in items.into_iter().take(listed).enumerate() {
+        for item in items.into_iter().take(listed) {
             let key = item.get("s3_key").and_then(Value::as_str).map(peer_line);
             let sub: Submission = match serde_json::from_value(item) {
                 Ok(s) => s,
@@ -335,22 +343,35 @@ impl Validator {
                     continue;
                 }
             };
-            let verdict = if i >= most {
-                Err(format!("more submissions than the {most} requested"))
+            // A real screen-replay capture rides along with the requested
+            // variations (MIID's miners attach at most one per answer).
+            let capture = sub.variation_type == "screen_replay"
+                && (sub.s3_key_angle2.is_some() || sub.screen_replay_uav.is_some());
+            let verdict = if capture {
+                captures += 1;
+                if captures > 1 {
+                    Err("more than one screen-replay capture in one answer".to_owned())
+                } else {
+                    self.check_capture(m, store.as_ref(), c, &sub, &mut seen)
+                        .await
+                        .map(|(r1, r2)| (r1, Some(r2)))
+                }
             } else {
-                self.check(
-                    m,
-                    store.as_ref(),
-                    c,
-                    &sub,
-                    &mut keys,
-                    &mut hashes,
-                    &mut budget,
-                )
-                .await
+                requested_items += 1;
+                if requested_items > most {
+                    Err(format!("more submissions than the {most} requested"))
+                } else {
+                    self.check(m, store.as_ref(), c, &sub, &mut seen, &mut budget)
+                        .await
+                        .map(|r| (r, None))
+                }
             };
             match verdict {
-                Ok(()) => r.s3_submissions.push(sub),
+                Ok((round, round2)) => r.s3_submissions.push(AcceptedSubmission {
+                    submission: sub,
+                    drand_round: Some(round),
+                    drand_round_angle2: round2,
+                }),
                 Err(reason) => {
                     tracing::info!(uid = m.uid, key = %peer_line(&sub.s3_key), %reason, "rejected");
                     r.rejected.push(Rejected {
@@ -400,8 +421,7 @@ impl Validator {
             }
             crate::fs::write_private_atomic(&copy, &image.bytes)?;
         }
-        let round = veil_core::Round::new(c.target)?;
-        let reveal_timestamp = self.config.chain.time().time_of(round)?;
+        let reveal_timestamp = c.reveal_timestamp;
         let file = ResultsFile {
             schema: RESULTS_SCHEMA.to_owned(),
             timestamp: now,
@@ -419,10 +439,10 @@ impl Validator {
                 base_image_filename: image.name.clone(),
                 target_drand_round: c.target,
                 reveal_timestamp,
-                requested_variations: c.requested.len(),
+                requested_variations: RequestedVariations::List(c.requested.clone()),
                 variation_count: c.requested.len(),
-                variation_types: c.requested.iter().map(|v| v.0.to_owned()).collect(),
-                variation_intensities: c.requested.iter().map(|v| v.1.to_owned()).collect(),
+                variation_types: c.requested.iter().map(|v| v.kind.clone()).collect(),
+                variation_intensities: c.requested.iter().map(|v| v.intensity.clone()).collect(),
                 s3_submissions_by_miner: results
                     .iter()
                     .map(|r| {
@@ -430,7 +450,11 @@ impl Validator {
                             r.uid.to_string(),
                             MinerSubmissions {
                                 hotkey: r.hotkey.clone(),
-                                submissions: r.s3_submissions.clone(),
+                                submissions: r
+                                    .s3_submissions
+                                    .iter()
+                                    .map(|a| a.submission.clone())
+                                    .collect(),
                                 submission_count: r.s3_submissions.len(),
                             },
                         )

@@ -2,7 +2,7 @@
 """Interop peer for veil's tests: a MIID-style Phase 4 miner on a real bittensor 10.5 `bt.Axon`.
 
     axon_miner.py --seed HEX32 --port P --store-dir DIR --allow SS58 [--allow SS58]...
-                  [--record FILE]
+                  [--record FILE] [--seal round|miid] [--capture]
 
 Serves MIID's IdentitySynapse on 127.0.0.1:P (POST /IdentitySynapse, the real axon's
 middleware: blacklist, then default_verify's signature and nonce checks, then the body-hash
@@ -19,18 +19,15 @@ removed when the script stops on SIGTERM or SIGINT.
 blacklist: a dendrite hotkey not given with --allow gets (True, "Unrecognized hotkey"), which
 the axon answers with 403 (MIID's stock miner does the same with its whitelist).
 
-forward, as MIID's miner at HEAD (notes §1.3), with generated images instead of FLUX:
-    cid = image_request.challenge_id or "sandbox_test"
-    seed_name = image_filename without a .png/.jpg/.jpeg suffix
-    path_signature = hotkey.sign(f"{cid}:{ss58}".encode()).hex()[:16]
-    for each variation_requests[i]: a 16x16 PNG (distinct per ss58, cid, i),
-        image_hash = sha256 hex, signature = hotkey.sign(f"challenge:{cid}:hash:{image_hash}"
-        .encode()).hex() (no 0x), sealed with bittensor_drand.encrypt_at_round(png,
-        target_drand_round) (its SCALE envelope), written to DIR/KEY (temp name, then rename),
-        KEY = submissions/{cid}/{ss58}/{path_signature}/{seed_name}/
-              {type with '+'->'_'}_{unix_ts}_{i}.png.tlock
-and answers s3_submissions = [S3Submission(s3_key=KEY, image_hash, signature,
-variation_type=type, path_signature)]. A KEY that would leave DIR makes forward fail (500).
+forward: MIID's miner answer (neurons/miner.py at d71f292bc) from ../miid/miid_miner.py, with
+generated PNGs instead of FLUX: per variation a signed, sealed image stored under DIR/KEY with
+MIID's index-less KEY = submissions/{cid}/{ss58}/{path_signature}/{seed}/{type}_{unix}.png.tlock,
+answered as S3Submission(s3_key, image_hash, signature, variation_type, path_signature).
+--seal round (default) seals with bittensor_drand.encrypt_at_round(png, target_drand_round);
+--seal miid as MIID/miner/drand_encrypt.py: bittensor.timelock.encrypt(png, n_blocks=max(1,
+target - latest_round), block_time=3.0), latest_round by the clock. --capture adds one real
+screen-replay capture per answer (both angles and a screen_replay_uav report). A KEY that would
+leave DIR makes forward fail (500).
 
 --record FILE appends one JSON line per IdentitySynapse request that reached the blacklist:
     {"hotkey", "nonce", "uuid", "version", "timeout", "outcome"}
@@ -55,11 +52,13 @@ import time
 from typing import Tuple
 
 import miid_protocol as mp
-import tiny_png
 from bittensor_wallet import Keypair, Wallet
 from miid_protocol import IdentitySynapse
 
 import bittensor_drand
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "miid"))
+from miid_miner import MiidMiner  # noqa: E402
 
 bt = mp.bt
 
@@ -92,18 +91,11 @@ def accepts_connections(port: int) -> bool:
         return False
 
 
-def strip_image_suffix(name: str) -> str:
-    for ext in (".png", ".jpg", ".jpeg"):
-        if name.endswith(ext):
-            return name[: -len(ext)]
-    return name
-
-
 class Miner:
-    def __init__(self, keypair: Keypair, store_dir: str, allow, record):
+    def __init__(self, keypair: Keypair, answers: MiidMiner, allow, record):
         self.keypair = keypair
         self.ss58 = keypair.ss58_address
-        self.store_dir = os.path.realpath(store_dir)
+        self.answers = answers
         self.allow = set(allow)
         self.record_path = record
         self.record_lock = threading.Lock()
@@ -125,47 +117,14 @@ class Miner:
             with open(self.record_path, "a") as f:
                 f.write(json.dumps(line) + "\n")
 
-    def store(self, key: str, data: bytes) -> None:
-        path = os.path.realpath(os.path.join(self.store_dir, key))
-        if not path.startswith(self.store_dir + os.sep):
-            raise ValueError(f"key leaves the store: {key!r}")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.tmp-{os.getpid()}-{threading.get_ident()}"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-
     def forward(self, synapse: IdentitySynapse) -> IdentitySynapse:
         req = synapse.image_request
         if req is None:
             synapse.s3_submissions = []
             return synapse
         base64.b64decode(req.base_image, validate=True)  # as MIID: the seed image must decode
-        cid = req.challenge_id or "sandbox_test"
-        seed_name = strip_image_suffix(req.image_filename)
-        path_signature = self.keypair.sign(f"{cid}:{self.ss58}".encode()).hex()[:16]
-        submissions = []
-        for i, vr in enumerate(req.variation_requests):
-            png = tiny_png.make_png(f"{self.ss58}|{cid}|{i}".encode())
-            image_hash = hashlib.sha256(png).hexdigest()
-            signature = self.keypair.sign(mp.signed_image_message(cid, image_hash)).hex()
-            sealed, _round = bittensor_drand.encrypt_at_round(png, req.target_drand_round)
-            kind = vr.type.replace("+", "_")
-            key = (
-                f"submissions/{cid}/{self.ss58}/{path_signature}/{seed_name}/"
-                f"{kind}_{int(time.time())}_{i}.png.tlock"
-            )
-            self.store(key, bytes(sealed))
-            submissions.append(
-                mp.S3Submission(
-                    s3_key=key,
-                    image_hash=image_hash,
-                    signature=signature,
-                    variation_type=vr.type,
-                    path_signature=path_signature,
-                )
-            )
-        synapse.s3_submissions = submissions
+        answer = self.answers.answer(req.model_dump())
+        synapse.s3_submissions = [mp.S3Submission(**s) for s in answer]
         return synapse
 
 
@@ -184,6 +143,8 @@ def main() -> None:
     p.add_argument("--store-dir", required=True)
     p.add_argument("--allow", action="append", default=[])
     p.add_argument("--record")
+    p.add_argument("--seal", choices=("round", "miid"), default="round")
+    p.add_argument("--capture", action="store_true")
     args = p.parse_args()
 
     try:
@@ -194,7 +155,17 @@ def main() -> None:
         fail(f"--port {args.port}: the axon accepts 1025..65534 only")
     os.makedirs(args.store_dir, exist_ok=True)
     keypair = Keypair.create_from_seed(seed.hex())
-    miner = Miner(keypair, args.store_dir, args.allow, args.record)
+    answers = MiidMiner(
+        keypair.ss58_address,
+        sign=keypair.sign,
+        seal_at_round=bittensor_drand.encrypt_at_round,
+        # bittensor.timelock.encrypt (bittensor.extras.timelock) is this function, given bytes.
+        seal_n_blocks=lambda data, n, block_time: bt.timelock.encrypt(data, n_blocks=n, block_time=block_time),
+        store_dir=args.store_dir,
+        seal=args.seal,
+        capture=args.capture,
+    )
+    miner = Miner(keypair, answers, args.allow, args.record)
 
     # bt.Axon's server thread dies silently on a busy port and the axon never starts.
     if not port_is_free(args.port):

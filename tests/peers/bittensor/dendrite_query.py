@@ -6,6 +6,12 @@ client) querying one axon with MIID's IdentitySynapse.
                       --image FILE --filename NAME --round R --reveal-ts T
                       --challenge-id CID --timeout S [--variation TYPE:INTENSITY]...
                       [--repeat N]
+    dendrite_query.py ... --request FILE [--image FILE --filename NAME] --round R ...
+
+With --request, FILE holds an ImageRequest document as MIID's validator builds it (a fixture
+of tests/data/miid): its variation requests, daily seed and screen-replay instructions are
+sent as they are; --round, --reveal-ts and --challenge-id replace its values, --image and
+--filename too when given, and --variation is not allowed.
 
 The dendrite signs with the sr25519 keypair of the 32-byte mini secret HEX32 (hex, "0x"
 optional; bittensor_wallet.Keypair.create_from_seed). The target is an AxonInfo built by hand
@@ -127,8 +133,9 @@ def main() -> None:
     p.add_argument("--axon-host", required=True)
     p.add_argument("--axon-port", required=True, type=int)
     p.add_argument("--axon-hotkey", required=True)
-    p.add_argument("--image", required=True)
-    p.add_argument("--filename", required=True)
+    p.add_argument("--request")
+    p.add_argument("--image")
+    p.add_argument("--filename")
     p.add_argument("--round", required=True, type=int)
     p.add_argument("--reveal-ts", required=True, type=int)
     p.add_argument("--challenge-id", required=True)
@@ -143,19 +150,36 @@ def main() -> None:
         Keypair(ss58_address=args.axon_hotkey)
     except Exception as e:
         fail(f"--axon-hotkey is not an SS58 address: {e}")
-    try:
-        with open(args.image, "rb") as f:
-            image = f.read()
-    except OSError as e:
-        fail(f"cannot read --image: {e}")
-    image_request = mp.ImageRequest(
-        base_image=base64.b64encode(image).decode(),
-        image_filename=args.filename,
-        variation_requests=args.variation,
+    fields = {}
+    if args.request:
+        if args.variation:
+            fail("--variation and --request exclude each other")
+        try:
+            with open(args.request, encoding="utf-8") as f:
+                fields = json.load(f)
+        except (OSError, ValueError) as e:
+            fail(f"cannot read --request: {e}")
+    elif not (args.image and args.filename):
+        fail("--image and --filename are required without --request")
+    if args.image:
+        try:
+            with open(args.image, "rb") as f:
+                fields["base_image"] = base64.b64encode(f.read()).decode()
+        except OSError as e:
+            fail(f"cannot read --image: {e}")
+    if args.filename:
+        fields["image_filename"] = args.filename
+    if not args.request:
+        fields["variation_requests"] = args.variation
+    fields.update(
         target_drand_round=args.round,
         reveal_timestamp=args.reveal_ts,
         challenge_id=args.challenge_id,
     )
+    try:
+        image_request = mp.ImageRequest(**fields)
+    except Exception as e:
+        fail(f"not an ImageRequest: {e}")
     report = asyncio.run(run(args, keypair, image_request))
     sys.stdout.write(json.dumps(report) + "\n")
     sys.stdout.flush()

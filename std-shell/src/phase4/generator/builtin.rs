@@ -4,8 +4,9 @@
 //!
 //! ## The transforms
 //!
-//! Each part of the type applies one transform, in the order written; the
-//! intensity scales every parameter (light < medium < far); every parameter
+//! Each part of the type applies one transform, in the order written; its
+//! intensity (one for the whole type, or one per part, `+`-joined) scales
+//! every parameter (light < medium < far; `standard` is medium); every parameter
 //! is drawn from a SHA-256 counter-mode stream keyed by the seed, the part's
 //! position and its name (so `a+b` and `b+a` differ, and adding a part never
 //! changes the parameters of the others):
@@ -90,17 +91,43 @@ fn parse_kinds(kind: &str) -> Result<Vec<Kind>, Error> {
         .collect()
 }
 
-/// The strength of an intensity, in (0, 1].
+/// The strength of one part's intensity, in (0, 1]. `standard` (what MIID
+/// asks of screen replays) is `medium`.
 fn parse_intensity(intensity: &str) -> Result<f32, Error> {
     match intensity.trim().to_ascii_lowercase().as_str() {
         "light" => Ok(0.35),
-        "medium" => Ok(0.65),
+        "medium" | "standard" => Ok(0.65),
         "far" => Ok(1.0),
         _ => Err(Error::Content(format!(
             "unknown intensity {} (expected light, medium or far)",
             quoted(intensity)
         ))),
     }
+}
+
+/// Each part of the type with its strength: one intensity for every part,
+/// or one per part, `+`-joined as MIID sends combined types (`far+light`).
+fn parse_parts(kind: &str, intensity: &str) -> Result<Vec<(Kind, f32)>, Error> {
+    let kinds = parse_kinds(kind)?;
+    if !intensity.contains('+') {
+        let strength = parse_intensity(intensity)?;
+        return Ok(kinds.into_iter().map(|k| (k, strength)).collect());
+    }
+    let each: Vec<&str> = intensity.split('+').collect();
+    if each.len() != kinds.len() {
+        return Err(Error::Content(format!(
+            "intensity {} has {} parts, the type {} has {}",
+            quoted(intensity),
+            each.len(),
+            quoted(kind),
+            kinds.len()
+        )));
+    }
+    kinds
+        .into_iter()
+        .zip(each)
+        .map(|(k, i)| Ok((k, parse_intensity(i)?)))
+        .collect()
 }
 
 /// Writes the seed's 256 bits into the blue channel's least significant bit
@@ -152,10 +179,9 @@ pub struct Builtin;
 impl Builtin {
     /// One variation of an already bounded base.
     fn one(base: &RgbImage, v: &Variation<'_>) -> Result<Vec<u8>, Error> {
-        let kinds = parse_kinds(v.kind)?;
-        let strength = parse_intensity(v.intensity)?;
+        let parts = parse_parts(v.kind, v.intensity)?;
         let mut img = base.clone();
-        for (step, kind) in kinds.into_iter().enumerate() {
+        for (step, (kind, strength)) in parts.into_iter().enumerate() {
             let mut r = Stream::new(&v.seed, step, kind.name());
             img = match kind {
                 Kind::Lighting => lighting(img, &mut r, strength),
@@ -252,10 +278,22 @@ mod tests {
     #[test]
     fn builtin_variations_of_different_seeds_are_not_near_duplicates() {
         use crate::phase4::images::{Fingerprint, NEAR_DUPLICATE_MAX};
-        use crate::phase4::validator::STANDARD_VARIATIONS;
+        // MIID's standard five, then single types at other intensities.
+        const REQUESTS: [(&str, &str); 10] = [
+            ("background_edit", "medium"),
+            ("background_edit", "medium"),
+            ("lighting_edit+expression_edit", "medium"),
+            ("lighting_edit+pose_edit", "medium"),
+            ("pose_edit+expression_edit", "medium"),
+            ("lighting_edit", "far"),
+            ("pose_edit", "light"),
+            ("expression_edit", "far"),
+            ("background_edit", "light"),
+            ("lighting_edit", "light"),
+        ];
         for name in ["face-01.png", "face-04.png", "face-08.jpg"] {
             let (base, bytes) = sample(name);
-            for (kind, intensity, _) in STANDARD_VARIATIONS {
+            for (kind, intensity) in REQUESTS {
                 let vars: Vec<Variation<'_>> = (0..5)
                     .map(|s| variation(u32::from(s), kind, intensity, s + 20))
                     .collect();
@@ -336,9 +374,12 @@ mod tests {
                 6,
             ),
             variation(6, "bad\ntype", "far", 7),
+            variation(7, "lighting_edit+pose_edit", "far+light", 1),
+            variation(8, "lighting_edit+pose_edit", "far+light+far", 9),
+            variation(9, "screen_replay", "standard", 10),
         ];
         let out = run(&Builtin, &base, &bytes, &vars);
-        for i in [0, 2, 5] {
+        for i in [0, 2, 5, 7, 9] {
             let png = out[i].as_ref().unwrap();
             let img = images::decode(png, &ImageLimits::default()).unwrap();
             assert_eq!(img.dimensions(), (256, 256));
@@ -359,7 +400,11 @@ mod tests {
             "variation 4: unknown intensity \"extreme\" (expected light, medium or far)"
         );
         assert!(msg(6).contains("\"bad\\ntype\""), "{}", msg(6));
-        for i in [1, 3, 4, 6] {
+        assert!(msg(8).contains("has 3 parts, the type"), "{}", msg(8));
+        // Per-part intensities are MIID's: with the same seed, far+light is
+        // not far for both parts.
+        assert_ne!(out[7].as_ref().unwrap(), out[0].as_ref().unwrap());
+        for i in [1, 3, 4, 6, 8] {
             assert!(!msg(i).contains('\n'));
         }
         // Order matters: a+b and b+a differ.

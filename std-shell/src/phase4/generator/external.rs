@@ -13,6 +13,8 @@
 //!   {"version": 1,
 //!    "base_image": "/abs/tmp/veil-gen-XXXX/base.png",   (or base.jpg: the bytes the validator sent)
 //!    "base_filename": "face-01.png",                    (the validator's name for it; informative only)
+//!    "daily_seed_image": "/abs/tmp/veil-gen-XXXX/daily-seed.png",  (only when the validator sent one)
+//!    "daily_seed_filename": "seed-2026-12-04.png",      (likewise)
 //!    "challenge_id": "...",
 //!    "out_dir": "/abs/tmp/veil-gen-XXXX/out",
 //!    "variations": [{"index": 0, "type": "lighting_edit", "intensity": "medium",
@@ -109,7 +111,7 @@ impl External {
                 })
             })
             .collect();
-        let doc = serde_json::json!({
+        let mut doc = serde_json::json!({
             "version": 1,
             "base_image": base_path.to_string_lossy(),
             "base_filename": job.base_filename,
@@ -117,6 +119,13 @@ impl External {
             "out_dir": out_dir.to_string_lossy(),
             "variations": variations,
         });
+        if let Some((bytes, name)) = job.daily_seed {
+            let ext = Format::detect(bytes).map_or("png", Format::extension);
+            let path = work.path().join(format!("daily-seed.{ext}"));
+            crate::fs::write_private_new(&path, bytes).map_err(|e| e.to_string())?;
+            doc["daily_seed_image"] = path.to_string_lossy().into_owned().into();
+            doc["daily_seed_filename"] = name.into();
+        }
         let input = serde_json::to_vec(&doc).map_err(|e| format!("cannot write the job: {e}"))?;
 
         let started = Instant::now();
@@ -383,7 +392,7 @@ impl Drop for WorkDir {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{run, sample, seed, variation};
+    use super::super::test_support::{run, run_with_daily_seed, sample, seed, variation};
     use super::super::*;
     use super::*;
 
@@ -441,6 +450,55 @@ mod tests {
         assert_eq!(base_path.parent(), out_dir.parent());
         // Cleaned up.
         assert!(!out_dir.parent().unwrap().exists());
+    }
+
+    #[test]
+    fn the_daily_seed_reaches_the_external_generator() {
+        let (base, bytes) = sample("face-01.png");
+        let (_, daily) = sample("face-08.jpg");
+        let copy = scratch("daily-seed");
+        let g = external(
+            &format!(
+                r#"d=$(printf '%s' "$j" | sed 's/.*"daily_seed_image":"\([^"]*\)".*/\1/'); n=$(printf '%s' "$j" | sed 's/.*"daily_seed_filename":"\([^"]*\)".*/\1/'); cp "$d" {c}; printf '%s' "$n" > {c}.name; cp "$b" "$o/0.png""#,
+                c = copy.display()
+            ),
+            20_000,
+        );
+        let vars = [variation(0, "pose_edit", "light", 1)];
+        let out = run_with_daily_seed(
+            &g,
+            &base,
+            &bytes,
+            &vars,
+            Some((&daily, "seed-2026-12-04.jpg")),
+        );
+        assert!(out[0].is_ok());
+        let name_file = copy.with_extension("name");
+        assert_eq!(
+            std::fs::read(&copy).unwrap(),
+            daily,
+            "the day's seed, byte for byte"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&name_file).unwrap(),
+            "seed-2026-12-04.jpg"
+        );
+        std::fs::remove_file(&copy).unwrap();
+        std::fs::remove_file(&name_file).unwrap();
+        // Without one, the input names none.
+        let record = scratch("no-daily-seed");
+        let g = external(
+            &format!(
+                r#"printf '%s' "$j" > {r}; cp "$b" "$o/0.png""#,
+                r = record.display()
+            ),
+            20_000,
+        );
+        assert!(run(&g, &base, &bytes, &vars)[0].is_ok());
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+        std::fs::remove_file(&record).unwrap();
+        assert!(doc.get("daily_seed_image").is_none() && doc.get("daily_seed_filename").is_none());
     }
 
     #[test]

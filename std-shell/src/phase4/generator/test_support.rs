@@ -44,10 +44,22 @@ pub(super) fn run(
     bytes: &[u8],
     vars: &[Variation<'_>],
 ) -> Vec<Result<Vec<u8>, Error>> {
+    run_with_daily_seed(g, base, bytes, vars, None)
+}
+
+/// As [`run`], with MIID's daily seed image (bytes, file name).
+pub(super) fn run_with_daily_seed(
+    g: &dyn Generator,
+    base: &RgbImage,
+    bytes: &[u8],
+    vars: &[Variation<'_>],
+    daily_seed: Option<(&[u8], &str)>,
+) -> Vec<Result<Vec<u8>, Error>> {
     let job = Job {
         base,
         base_bytes: bytes,
         base_filename: "face-01.png",
+        daily_seed,
         challenge_id: "challenge-1",
         variations: vars,
     };

@@ -14,6 +14,7 @@ use crate::Error;
 use crate::axon::{self, AxonConfig};
 use crate::clock::Clock;
 use crate::limits::DEFAULT_SPOOL_CAP;
+use crate::listener::ListenerLimits;
 use crate::phase4::generator::Generator;
 use crate::store::ObjectStore;
 use crate::store::spool::{Spool, Uploader};
@@ -95,8 +96,8 @@ impl MinerService {
         &self.hotkey
     }
 
-    /// Serves on `listener` until `shutdown` resolves (in-flight answers
-    /// finish first).
+    /// Serves on `listener` within [`ListenerLimits::default`] until
+    /// `shutdown` resolves (in-flight answers finish first).
     ///
     /// # Errors
     ///
@@ -106,10 +107,10 @@ impl MinerService {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
-        let served = axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(Error::io("serving"));
+        let served =
+            crate::listener::serve(listener, self.router, ListenerLimits::default(), shutdown)
+                .await
+                .map_err(Error::io("serving"));
         self.flusher.abort();
         served
     }

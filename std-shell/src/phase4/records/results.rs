@@ -1,7 +1,8 @@
-//! The results file of a validator cycle (`veil/results/v1`): written by
-//! the validator, read by the reveal. MIID's `responses` and
-//! `phase4_image_data` field names, plus what the reveal needs. Schema and
-//! meaning: `docs/results.md`.
+//! The results file of a validator cycle (`veil/results/v2`): written by
+//! the validator, read by the reveal (which still reads `veil/results/v1`).
+//! MIID's `responses` and `phase4_image_data` field names and shapes, plus
+//! what the reveal needs. Schema, meaning and what changed from v1:
+//! `docs/results.md`.
 
 use alloc::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,13 +11,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use veil_core::{Chain, Round};
 
-use super::{StoreRecord, Submission};
+use super::{RequestedVariation, StoreRecord, Submission};
 use crate::Error;
 use crate::limits::MAX_RESULTS_FILE;
 use crate::text::peer_line;
 
-/// The schema tag of the results file.
-pub const RESULTS_SCHEMA: &str = "veil/results/v1";
+/// The schema tag of the results file veil writes.
+pub const RESULTS_SCHEMA: &str = "veil/results/v2";
+
+/// The schema tag of the results files earlier veils wrote (still read).
+pub const RESULTS_SCHEMA_V1: &str = "veil/results/v1";
 
 /// The results file, field for field.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -74,9 +78,10 @@ pub struct Phase4ImageData {
     /// Its emission time.
     #[serde(default)]
     pub reveal_timestamp: u64,
-    /// Variations asked of each miner.
+    /// The requests sent to each miner (MIID's shape: the list of request
+    /// records; v1 files hold their number).
     #[serde(default)]
-    pub requested_variations: usize,
+    pub requested_variations: RequestedVariations,
     /// The same (MIID's name).
     #[serde(default)]
     pub variation_count: usize,
@@ -89,6 +94,38 @@ pub struct Phase4ImageData {
     /// The accepted submissions per uid.
     #[serde(default)]
     pub s3_submissions_by_miner: BTreeMap<String, MinerSubmissions>,
+}
+
+/// `requested_variations`: MIID's list of requests, or (results v1) how
+/// many there were.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RequestedVariations {
+    /// The requests (v2, MIID's shape).
+    List(Vec<RequestedVariation>),
+    /// Their number (v1).
+    Count(usize),
+}
+
+impl Default for RequestedVariations {
+    fn default() -> Self {
+        Self::Count(0)
+    }
+}
+
+impl RequestedVariations {
+    /// How many variations were requested.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::List(list) => list.len(),
+            Self::Count(n) => *n,
+        }
+    }
+
+    /// Whether none was.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// One miner's accepted submissions, as MIID groups them.
@@ -136,9 +173,9 @@ pub struct MinerResponse {
     /// Queries sent.
     #[serde(default)]
     pub attempts: u32,
-    /// The accepted submissions only.
+    /// The accepted submissions only, each with the round it is sealed to.
     #[serde(default)]
-    pub s3_submissions: Vec<Submission>,
+    pub s3_submissions: Vec<AcceptedSubmission>,
     /// Every submission that failed a check.
     #[serde(default)]
     pub rejected: Vec<Rejected>,
@@ -148,6 +185,23 @@ pub struct MinerResponse {
     /// Why it gave no usable answer at all.
     #[serde(default)]
     pub error: Option<String>,
+}
+
+/// An accepted submission: MIID's record as the miner sent it, and what
+/// the validator found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptedSubmission {
+    /// The record.
+    #[serde(flatten)]
+    pub submission: Submission,
+    /// The drand round the object is sealed to (v1 files lack it: their
+    /// target round).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drand_round: Option<u64>,
+    /// The round a capture's second angle is sealed to (a miner seals its
+    /// two photos one after the other: they may straddle a round).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drand_round_angle2: Option<u64>,
 }
 
 /// A submission that did not pass, and why.
@@ -219,7 +273,7 @@ pub struct MinerRecord {
     /// Where the validator read its objects.
     pub store: Option<StoreRecord>,
     /// The submissions the validator accepted.
-    pub submissions: Vec<Submission>,
+    pub submissions: Vec<AcceptedSubmission>,
     /// How many submissions its answer listed.
     pub reported: usize,
     /// How many the validator rejected.
@@ -250,7 +304,8 @@ pub struct Results {
     pub path: PathBuf,
     /// The challenge.
     pub challenge_id: String,
-    /// The round the images are sealed to.
+    /// The target round (each submission records the round it is
+    /// sealed to; v1 submissions are sealed to this one).
     pub round: Round,
     /// The chain.
     pub chain: Chain,
@@ -274,9 +329,9 @@ impl Results {
         let bad = |why: String| Error::Content(format!("{}: {why}", path.display()));
         let file: ResultsFile = serde_json::from_slice(&bytes)
             .map_err(|e| bad(format!("not a veil results file: {e}")))?;
-        if file.schema != RESULTS_SCHEMA {
+        if file.schema != RESULTS_SCHEMA && file.schema != RESULTS_SCHEMA_V1 {
             return Err(bad(format!(
-                "schema {:?}, expected {RESULTS_SCHEMA:?}",
+                "schema {:?}, expected {RESULTS_SCHEMA:?} (or {RESULTS_SCHEMA_V1:?})",
                 file.schema
             )));
         }
@@ -331,7 +386,7 @@ impl Results {
             challenge_id: cid,
             round,
             chain,
-            requested: p4.requested_variations,
+            requested: p4.requested_variations.len(),
             base,
             miners,
         })

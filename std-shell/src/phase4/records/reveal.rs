@@ -1,5 +1,6 @@
-//! The reveal file (`veil/reveal/v1`): each accepted submission's verdict
-//! once the target round is out. Schema and meaning: `docs/results.md`.
+//! The reveal file (`veil/reveal/v2`): each accepted submission's verdict
+//! once its round is out. Schema, meaning and what changed from v1:
+//! `docs/results.md`.
 
 use alloc::collections::BTreeMap;
 use std::path::Path;
@@ -8,8 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 
-/// The schema tag of the reveal file.
-pub const REVEAL_SCHEMA: &str = "veil/reveal/v1";
+/// The schema tag of the reveal file veil writes.
+pub const REVEAL_SCHEMA: &str = "veil/reveal/v2";
+
+/// The schema tag of the reveal files earlier veils wrote.
+pub const REVEAL_SCHEMA_V1: &str = "veil/reveal/v1";
 
 /// What one image came to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +51,9 @@ pub struct Checked {
     pub s3_key: String,
     /// The variation type it claims.
     pub variation_type: String,
+    /// The drand round it is sealed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round: Option<u64>,
     /// The verdict.
     pub verdict: Verdict,
     /// Why it failed.
@@ -100,7 +107,7 @@ pub struct MinerOutcome {
     pub images: Vec<Checked>,
 }
 
-/// The beacon the reveal opened with.
+/// A beacon the reveal opened with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BeaconRecord {
     /// Its round.
@@ -153,12 +160,13 @@ pub struct RevealFile {
     pub results: String,
     /// The challenge.
     pub challenge_id: String,
-    /// The round opened.
+    /// The cycle's target round.
     pub target_drand_round: u64,
     /// The chain's hash, hex.
     pub chain_hash: String,
-    /// The round's beacon (absent when there was nothing to open).
-    pub beacon: Option<BeaconRecord>,
+    /// The verified beacon of every round a submission is sealed to, by
+    /// round (none when there was nothing to open).
+    pub beacons: Vec<BeaconRecord>,
     /// Unix seconds.
     pub revealed_at: u64,
     /// The base image.

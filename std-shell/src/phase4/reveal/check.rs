@@ -2,6 +2,7 @@
 //! `downloads`, CPU work (open, hash, verify, decode, thumbnail) on
 //! blocking threads bounded by `jobs`, each verdict journaled at once.
 
+use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use std::collections::HashMap;
 use std::path::Path;
@@ -50,7 +51,7 @@ pub(super) async fn run_pending(
     config: &RevealConfig,
     stores: &Stores,
     journal: &Journal,
-    key: RoundKey,
+    keys: &BTreeMap<Round, RoundKey>,
     pending: Vec<Unit>,
     progress: &dyn Progress,
 ) -> Vec<(Unit, Result<Checked, Unavailable>)> {
@@ -64,9 +65,8 @@ pub(super) async fn run_pending(
     let failed = core::sync::atomic::AtomicUsize::new(0);
     let ctx = Arc::new(Context {
         chain: results.chain.clone(),
-        round: results.round,
         cid: results.challenge_id.clone(),
-        key,
+        keys: keys.clone(),
         limits: config.limits,
         journal: journal.clone(),
         out_dir: config.out_dir.clone(),
@@ -146,9 +146,8 @@ async fn download(
 /// What checking one object needs.
 struct Context {
     chain: Chain,
-    round: Round,
     cid: String,
-    key: RoundKey,
+    keys: BTreeMap<Round, RoundKey>,
     limits: ImageLimits,
     journal: Journal,
     out_dir: std::path::PathBuf,
@@ -162,6 +161,7 @@ impl Context {
             index: unit.index,
             s3_key: unit.sub.s3_key.clone(),
             variation_type: peer_line(&unit.sub.variation_type),
+            round: Some(unit.round.get()),
             verdict: Verdict::Failed,
             reason: None,
             opened: false,
@@ -200,9 +200,14 @@ impl Context {
     }
 
     fn check_into(&self, unit: &Unit, sealed: &[u8], c: &mut Checked) -> Result<(), String> {
+        let round = unit.round;
+        let key = self
+            .keys
+            .get(&round)
+            .ok_or_else(|| format!("no beacon of round {round}"))?;
         let mut plain = Vec::with_capacity(sealed.len());
-        let format = timelock::open_with(&self.chain, self.round, &self.key, sealed, &mut plain)
-            .map_err(|e| format!("does not open with round {}'s beacon: {e}", self.round))?;
+        let format = timelock::open_with(&self.chain, round, key, sealed, &mut plain)
+            .map_err(|e| format!("does not open with round {round}'s beacon: {e}"))?;
         c.opened = true;
         c.format = Some(format.name().to_owned());
         let digest = hex::encode(Sha256::digest(&plain));

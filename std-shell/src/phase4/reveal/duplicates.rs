@@ -78,6 +78,7 @@ mod tests {
             width: None,
             height: None,
             fingerprint: img.map(|i| Fingerprint::of(i).to_hex()),
+            round: None,
             image: None,
             thumbnail: None,
         }

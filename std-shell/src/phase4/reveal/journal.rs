@@ -1,7 +1,7 @@
 //! The reveal's journal, which makes it resumable: `{out}/reveal-{cid}/`
 //! holds one verdict per checked object (`checked/{uid}-{index}.json`),
 //! the plaintexts (`images/`), the thumbnails (`thumbs/`) and the verified
-//! beacon (`beacon.json`). Every entry is written atomically as soon as it
+//! beacon of each round (`beacon-{round}.json`). Every entry is written atomically as soon as it
 //! is known, and read back only for the very object it names.
 
 use std::path::{Path, PathBuf};
@@ -23,6 +23,9 @@ pub(super) struct Unit {
     pub(super) hotkey: String,
     pub(super) key: Option<PublicKey>,
     pub(super) sub: Submission,
+    /// The round it is sealed to, as the validator found it (results v1:
+    /// the target round).
+    pub(super) round: Round,
 }
 
 /// Every accepted submission of `results`, in uid then index order.
@@ -32,13 +35,19 @@ pub(super) fn units_of(results: &Results) -> Vec<Unit> {
         let key = ss58::decode(&m.hotkey)
             .ok()
             .and_then(|(_, k)| PublicKey::from_bytes(&k).ok());
-        for (index, sub) in m.submissions.iter().enumerate() {
+        for (index, accepted) in m.submissions.iter().enumerate() {
+            let round = accepted
+                .drand_round
+                .and_then(|r| Round::new(r).ok())
+                .filter(|r| *r <= results.round)
+                .unwrap_or(results.round);
             units.push(Unit {
                 uid: m.uid,
                 index,
                 hotkey: m.hotkey.clone(),
                 key,
-                sub: sub.clone(),
+                sub: accepted.submission.clone(),
+                round,
             });
         }
     }
@@ -93,19 +102,28 @@ impl Journal {
         crate::fs::write_private_atomic(&self.entry(c.uid, c.index), &bytes)
     }
 
-    /// The verified beacon kept by an earlier run, verified again.
-    pub(super) fn read_beacon(&self, results: &Results) -> Result<FetchedBeacon, Error> {
-        let bytes = crate::fs::read_file_capped(&self.dir.join("beacon.json"), MAX_JOURNAL_ENTRY)?;
-        let f: BeaconFile = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Content(format!("beacon.json: {e}")))?;
-        let signature = crate::args::parse_hex("beacon.json", &f.signature)?;
+    fn beacon_path(&self, round: Round) -> PathBuf {
+        self.dir.join(format!("beacon-{round}.json"))
+    }
+
+    /// The verified beacon of `round` kept by an earlier run, verified
+    /// again.
+    pub(super) fn read_beacon(
+        &self,
+        results: &Results,
+        round: Round,
+    ) -> Result<FetchedBeacon, Error> {
+        let name = format!("beacon-{round}.json");
+        let bytes = crate::fs::read_file_capped(&self.beacon_path(round), MAX_JOURNAL_ENTRY)?;
+        let f: BeaconFile =
+            serde_json::from_slice(&bytes).map_err(|e| Error::Content(format!("{name}: {e}")))?;
+        let signature = crate::args::parse_hex("the journaled beacon", &f.signature)?;
         let previous = f
             .previous_signature
-            .map(|p| crate::args::parse_hex("beacon.json", &p))
+            .map(|p| crate::args::parse_hex("the journaled beacon", &p))
             .transpose()?;
-        let round = Round::new(f.round).map_err(|e| Error::value("beacon.json", e))?;
-        if round != results.round {
-            return Err(Error::Content("beacon.json is of another round".into()));
+        if f.round != round.get() {
+            return Err(Error::Content(format!("{name} is of another round")));
         }
         FetchedBeacon::verify(&results.chain, round, &signature, previous.as_deref()).map_err(|e| {
             Error::Content(format!(
@@ -122,7 +140,7 @@ impl Journal {
             previous_signature: beacon.previous_signature.as_ref().map(hex::encode),
         };
         let bytes = serde_json::to_vec_pretty(&file).map_err(|e| Error::Content(e.to_string()))?;
-        crate::fs::write_private_atomic(&self.dir.join("beacon.json"), &bytes)
+        crate::fs::write_private_atomic(&self.beacon_path(beacon.round), &bytes)
     }
 }
 

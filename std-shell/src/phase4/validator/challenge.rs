@@ -16,48 +16,9 @@ use serde_json::{Map, Value, json};
 use veil_core::miid::seed_image_name;
 
 use super::Validator;
+use super::requests::{RequestedVariation, standard_requests};
 use crate::Error;
 use crate::phase4::images::{self, BaseImage};
-
-/// The variations a cycle asks for, in order: MIID's standard five first
-/// (background indoor and outdoor, then the three pairs), then single
-/// types at other intensities.
-pub const STANDARD_VARIATIONS: [(&str, &str, &str); 10] = [
-    (
-        "background_edit",
-        "medium",
-        "Replace the background with an indoor scene",
-    ),
-    (
-        "background_edit",
-        "medium",
-        "Replace the background with an outdoor scene",
-    ),
-    (
-        "lighting_edit+expression_edit",
-        "medium",
-        "Change the lighting and the facial expression",
-    ),
-    (
-        "lighting_edit+pose_edit",
-        "medium",
-        "Change the lighting and turn the head",
-    ),
-    (
-        "pose_edit+expression_edit",
-        "medium",
-        "Turn the head and change the facial expression",
-    ),
-    ("lighting_edit", "far", "Strong directional lighting"),
-    ("pose_edit", "light", "A slight head turn"),
-    ("expression_edit", "far", "A very different expression"),
-    (
-        "background_edit",
-        "light",
-        "A subtle background colour change",
-    ),
-    ("lighting_edit", "light", "Slightly warmer light"),
-];
 
 /// The request of one cycle, shared by every miner's task.
 pub(super) struct Challenge {
@@ -66,8 +27,12 @@ pub(super) struct Challenge {
     /// No answer is taken after this: `reveal_timestamp − reveal_buffer`
     /// (minus a second for the clock's rounding).
     pub(super) deadline: tokio::time::Instant,
+    /// The same deadline in unix seconds: a submission's round must be
+    /// emitted more than one period after it.
+    pub(super) deadline_unix: u64,
+    pub(super) reveal_timestamp: u64,
     pub(super) seed_name: String,
-    pub(super) requested: Vec<(&'static str, &'static str, &'static str)>,
+    pub(super) requested: Vec<RequestedVariation>,
     pub(super) fields: Map<String, Value>,
 }
 
@@ -95,28 +60,32 @@ impl Validator {
         // cycles started in the same second must not share results files or
         // object keys.
         let cid = format!("challenge_{now}_{short}_{:08x}", OsRng.next_u32());
-        let requested: Vec<_> = STANDARD_VARIATIONS
-            .iter()
-            .cycle()
-            .take(self.config.variations)
-            .copied()
-            .collect();
+        let requested = standard_requests(self.config.variations, &mut OsRng);
         let variation_requests: Vec<Value> = requested
             .iter()
-            .map(|(t, i, d)| json!({"type": t, "intensity": i, "description": d, "detail": ""}))
+            .map(|r| {
+                json!({
+                    "type": r.kind,
+                    "intensity": r.intensity,
+                    "description": r.description,
+                    "detail": r.wire_detail(),
+                })
+            })
             .collect();
+        let mut request = json!({
+            "base_image": images::encode_base64(&image.bytes),
+            "image_filename": image.name,
+            "variation_requests": variation_requests,
+            "target_drand_round": target,
+            "reveal_timestamp": reveal_timestamp,
+            "challenge_id": cid,
+        });
+        if let Some(seed) = &self.config.daily_seed {
+            request["daily_seed_image"] = images::encode_base64(&seed.bytes).into();
+            request["daily_seed_filename"] = seed.name.clone().into();
+        }
         let mut fields = Map::new();
-        fields.insert(
-            "image_request".into(),
-            json!({
-                "base_image": images::encode_base64(&image.bytes),
-                "image_filename": image.name,
-                "variation_requests": variation_requests,
-                "target_drand_round": target,
-                "reveal_timestamp": reveal_timestamp,
-                "challenge_id": cid,
-            }),
-        );
+        fields.insert("image_request".into(), request);
         let seed_name = seed_image_name(&image.name).to_owned();
         let left = reveal_timestamp
             .saturating_sub(now)
@@ -126,6 +95,8 @@ impl Validator {
             cid,
             target,
             deadline: tokio::time::Instant::now() + Duration::from_secs(left),
+            deadline_unix: now.saturating_add(left),
+            reveal_timestamp,
             seed_name,
             requested,
             fields,

@@ -2,15 +2,23 @@
 //! reason):
 //!
 //! 1. the record's shape (key layout, 64-hex hash, 128-hex signature, a
-//!    known type, 16-hex path signature);
+//!    known type, 16-hex path signature; a second angle only on a
+//!    screen-replay capture, with its own key, hash and signature);
 //! 2. the key is this challenge's and this miner's:
-//!    `submissions/{cid}/{miner}/{path_signature}/{seed_name}/{type}_…`;
-//! 3. the type was requested, and no key or hash repeats in the answer;
+//!    `submissions/{cid}/{miner}/{path_signature}/{seed_name}/{type}_{ts}[_{index}].png.tlock`
+//!    (stock MIID miners write no index);
+//! 3. the type was requested (a capture apart: at most one per answer),
+//!    and no key or hash repeats in the answer;
 //! 4. the signature of `challenge:{cid}:hash:{hash}` verifies under the
-//!    miner's hotkey;
+//!    miner's hotkey (a capture: both angles');
 //! 5. the object is in the miner's store (HEAD) and not larger than the cap;
-//! 6. the object is a timelock ciphertext sealed to the target round (and,
-//!    for age, to this chain), where its format carries them.
+//! 6. the object is a timelock ciphertext of this chain, sealed to a round
+//!    `r ≤ target` whose emission comes more than one period after the
+//!    answers closed: nothing could be opened while answers were still
+//!    taken, and the reveal can open it. MIID's miners seal to `target − 1`
+//!    about 70 % of the time (their round comes from the wall clock), and
+//!    it passes; an earlier round "could open before the answers closed",
+//!    a later one "the reveal cannot open it".
 
 use std::collections::HashSet;
 
@@ -19,28 +27,55 @@ use veil_core::sign::Signature;
 
 use super::challenge::Challenge;
 use super::{MinerEntry, Validator};
-use crate::phase4::records::Submission;
+use crate::phase4::records::{RequestedVariation, Submission};
 use crate::store::{ErrorKind, ObjectStore};
 use crate::timelock;
 
-/// The key is under this challenge's and this miner's prefix, and named
-/// `{type with + → _}_{unix_ts}_{index}.png.tlock` for its claimed type.
-fn check_key(m: &MinerEntry, c: &Challenge, sub: &Submission) -> Result<(), String> {
+/// What one answer has taken so far, so nothing repeats in it.
+#[derive(Default)]
+pub(super) struct Seen {
+    keys: HashSet<String>,
+    hashes: HashSet<String>,
+}
+
+impl Seen {
+    fn take(&mut self, key: &str, hash: &str) -> Result<(), String> {
+        if !self.keys.insert(key.to_owned()) {
+            return Err("the same s3_key appears twice".into());
+        }
+        if !self.hashes.insert(hash.to_ascii_lowercase()) {
+            return Err("the same image_hash appears twice".into());
+        }
+        Ok(())
+    }
+}
+
+/// The key is under this challenge's and this miner's prefix (with
+/// `seed_name` as its seed part), and named
+/// `{type with + → _}_{unix_ts}[_{index}].png.tlock` for `variation_type`.
+fn check_key(
+    m: &MinerEntry,
+    c: &Challenge,
+    key: &str,
+    path_signature: &str,
+    seed_name: &str,
+    variation_type: &str,
+) -> Result<(), String> {
     let prefix = format!(
-        "submissions/{}/{}/{}/{}/",
-        c.cid, m.target.hotkey, sub.path_signature, c.seed_name
+        "submissions/{}/{}/{path_signature}/{seed_name}/",
+        c.cid, m.target.hotkey
     );
-    let type_part: String = miid::key_type_part(&sub.variation_type).collect();
+    let type_part: String = miid::key_type_part(variation_type).collect();
     let badly_named =
-        || format!("the key's file name must be {type_part}_{{unix_ts}}_{{index}}.png.tlock");
-    match miid::parse_object_key(&sub.s3_key) {
+        || format!("the key's file name must be {type_part}_{{unix_ts}}[_{{index}}].png.tlock");
+    match miid::parse_object_key(key) {
         Ok(k)
             if (k.challenge_id, k.miner_ss58, k.path_signature, k.seed_name)
                 == (
                     c.cid.as_str(),
                     m.target.hotkey.as_str(),
-                    sub.path_signature.as_str(),
-                    c.seed_name.as_str(),
+                    path_signature,
+                    seed_name,
                 ) =>
         {
             if k.type_part == type_part {
@@ -49,43 +84,125 @@ fn check_key(m: &MinerEntry, c: &Challenge, sub: &Submission) -> Result<(), Stri
                 Err(badly_named())
             }
         }
-        Err(_) if sub.s3_key.starts_with(&prefix) => Err(badly_named()),
+        Err(_) if key.starts_with(&prefix) => Err(badly_named()),
         _ => Err(format!("the key is not under {prefix}")),
     }
 }
 
 impl Validator {
-    /// Checks one submission of `m`'s answer; the first check that fails
-    /// is the reason (module docs of [`super`]).
-    #[allow(clippy::too_many_arguments)]
+    /// Checks one requested submission of `m`'s answer; returns the round
+    /// its object is sealed to.
     pub(super) async fn check(
         &self,
         m: &MinerEntry,
         store: &dyn ObjectStore,
         c: &Challenge,
         sub: &Submission,
-        keys: &mut HashSet<String>,
-        hashes: &mut HashSet<String>,
+        seen: &mut Seen,
         budget: &mut TypeBudget,
-    ) -> Result<(), String> {
+    ) -> Result<u64, String> {
         sub.as_core()
             .validate()
             .map_err(|e| format!("malformed: {e}"))?;
-        check_key(m, c, sub)?;
+        check_key(
+            m,
+            c,
+            &sub.s3_key,
+            &sub.path_signature,
+            &c.seed_name,
+            &sub.variation_type,
+        )?;
         budget.take(&sub.variation_type)?;
-        if !keys.insert(sub.s3_key.clone()) {
-            return Err("the same s3_key appears twice".into());
-        }
-        if !hashes.insert(sub.image_hash.to_ascii_lowercase()) {
-            return Err("the same image_hash appears twice".into());
-        }
-        let msg = miid::image_message(&c.cid, &sub.image_hash).map_err(|e| e.to_string())?;
-        let sig = Signature::from_hex(&sub.signature).map_err(|e| format!("signature: {e}"))?;
+        seen.take(&sub.s3_key, &sub.image_hash)?;
+        self.check_signature(m, c, &sub.image_hash, &sub.signature)?;
+        self.check_object(store, c, &sub.s3_key).await
+    }
+
+    /// Checks a real screen-replay capture (a `screen_replay` submission
+    /// with its second angle): both keys under the miner's prefix with the
+    /// capture's seed image as their seed part (`screen_replay` and
+    /// `screen_replay_angle2` as their types), both signatures, both
+    /// objects. Returns the rounds of the two angles' objects.
+    pub(super) async fn check_capture(
+        &self,
+        m: &MinerEntry,
+        store: &dyn ObjectStore,
+        c: &Challenge,
+        sub: &Submission,
+        seen: &mut Seen,
+    ) -> Result<(u64, u64), String> {
+        let core = sub.as_core();
+        core.validate().map_err(|e| format!("malformed: {e}"))?;
+        let (key2, hash2, sig2) = core
+            .angle2()
+            .ok_or("a screen-replay capture needs its second angle")?;
+        // The photos show the capture's seed image: MIID names the keys
+        // after it (or after the challenge's base image when unsaid).
+        let seed_name = sub
+            .screen_replay_uav
+            .as_ref()
+            .map_or(c.seed_name.as_str(), |u| {
+                miid::seed_image_name(&u.seed_image)
+            });
+        let seed_name = seed_name
+            .rsplit_once('.')
+            .map_or(seed_name, |(stem, _)| stem);
+        check_key(
+            m,
+            c,
+            &sub.s3_key,
+            &sub.path_signature,
+            seed_name,
+            "screen_replay",
+        )?;
+        check_key(
+            m,
+            c,
+            key2,
+            &sub.path_signature,
+            seed_name,
+            "screen_replay_angle2",
+        )
+        .map_err(|e| format!("s3_key_angle2: {e}"))?;
+        seen.take(&sub.s3_key, &sub.image_hash)?;
+        seen.take(key2, hash2)
+            .map_err(|e| format!("the second angle: {e}"))?;
+        self.check_signature(m, c, &sub.image_hash, &sub.signature)?;
+        self.check_signature(m, c, hash2, sig2)
+            .map_err(|e| format!("signature_angle2: {e}"))?;
+        let round = self.check_object(store, c, &sub.s3_key).await?;
+        let round2 = self
+            .check_object(store, c, key2)
+            .await
+            .map_err(|e| format!("the second angle: {e}"))?;
+        Ok((round, round2))
+    }
+
+    /// The signature of `challenge:{cid}:hash:{hash}` under the miner's hotkey.
+    fn check_signature(
+        &self,
+        m: &MinerEntry,
+        c: &Challenge,
+        hash: &str,
+        signature: &str,
+    ) -> Result<(), String> {
+        let msg = miid::image_message(&c.cid, hash).map_err(|e| e.to_string())?;
+        let sig = Signature::from_hex(signature).map_err(|e| format!("signature: {e}"))?;
         m.target
             .key
             .verify(msg.as_bytes(), &sig)
-            .map_err(|_| "the signature does not verify under the miner's hotkey".to_owned())?;
-        let meta = match store.head(&sub.s3_key).await {
+            .map_err(|_| "the signature does not verify under the miner's hotkey".to_owned())
+    }
+
+    /// The object is in the store, within the cap, a ciphertext of this
+    /// chain, sealed to an acceptable round (module docs); returns it.
+    async fn check_object(
+        &self,
+        store: &dyn ObjectStore,
+        c: &Challenge,
+        key: &str,
+    ) -> Result<u64, String> {
+        let meta = match store.head(key).await {
             Ok(Some(meta)) => meta,
             Ok(None) => return Err(format!("the object is not in {}", store.describe())),
             Err(e) => return Err(format!("store: {e}")),
@@ -96,7 +213,7 @@ impl Validator {
                 meta.size, self.config.max_object
             ));
         }
-        let bytes = match store.get(&sub.s3_key, self.config.max_object).await {
+        let bytes = match store.get(key, self.config.max_object).await {
             Ok(b) => b,
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 return Err(format!("the object is not in {}", store.describe()));
@@ -105,19 +222,41 @@ impl Validator {
         };
         let seen = timelock::inspect(&mut bytes.as_slice())
             .map_err(|e| format!("not a timelock ciphertext veil reads: {e}"))?;
-        if let Some(round) = seen.round
-            && round != c.target
-        {
-            return Err(format!(
-                "sealed to round {round}, not the target round {}",
-                c.target
-            ));
-        }
         if let Some(hash) = &seen.chain_hash {
             let ours = hex::encode(self.config.chain.hash());
             if !hash.eq_ignore_ascii_case(&ours) {
                 return Err(format!("sealed to chain {hash}, not {ours}"));
             }
+        }
+        // A raw TLE names no round: the reveal opens it with the target's.
+        let Some(round) = seen.round else {
+            return Ok(c.target);
+        };
+        self.check_round(c, round)?;
+        Ok(round)
+    }
+
+    /// `round ≤ target`, emitted more than one period after the answers
+    /// closed.
+    fn check_round(&self, c: &Challenge, round: u64) -> Result<(), String> {
+        if round > c.target {
+            return Err(format!(
+                "sealed to round {round}, after the target round {}: the reveal cannot open it",
+                c.target
+            ));
+        }
+        let time = self.config.chain.time();
+        let emitted = veil_core::Round::new(round)
+            .ok()
+            .and_then(|r| time.time_of(r).ok())
+            .ok_or_else(|| format!("sealed to round {round}, which does not exist"))?;
+        let period = u64::from(time.period().get());
+        if emitted <= c.deadline_unix.saturating_add(period) {
+            return Err(format!(
+                "sealed to round {round}, emitted at {emitted}: it could open before the answers \
+                 closed (at {}), target round {}",
+                c.deadline_unix, c.target
+            ));
         }
         Ok(())
     }
@@ -126,15 +265,15 @@ impl Validator {
 /// How many more submissions of each type a miner may have accepted: as
 /// many as were requested, so repeating an easy type cannot stand in for
 /// the others.
-pub(super) struct TypeBudget(Vec<(&'static str, usize)>);
+pub(super) struct TypeBudget(Vec<(String, usize)>);
 
 impl TypeBudget {
-    pub(super) fn new(requested: &[(&'static str, &'static str, &'static str)]) -> Self {
-        let mut counts: Vec<(&'static str, usize)> = Vec::new();
-        for (t, _, _) in requested {
-            match counts.iter_mut().find(|(k, _)| k == t) {
+    pub(super) fn new(requested: &[RequestedVariation]) -> Self {
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for r in requested {
+            match counts.iter_mut().find(|(k, _)| *k == r.kind) {
                 Some((_, n)) => *n += 1,
-                None => counts.push((t, 1)),
+                None => counts.push((r.kind.clone(), 1)),
             }
         }
         Self(counts)

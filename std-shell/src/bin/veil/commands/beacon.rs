@@ -164,9 +164,13 @@ fn serve(
         let hash = veil_core::encoding::Hex(devnet.chain().hash()).to_string();
         say_now(format_args!("listening http://{addr}/{hash}"))?;
         let app = devnet.router(Arc::new(SystemClock));
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .context("serving")
+        veil::listener::serve(
+            listener,
+            app,
+            veil::listener::ListenerLimits::default(),
+            shutdown_signal(),
+        )
+        .await
+        .context("serving")
     })
 }

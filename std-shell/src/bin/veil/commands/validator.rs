@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use alloc::sync::Arc;
 use anyhow::Result;
-use veil::axon::AxonTarget;
+use veil::axon::{AxonTarget, Transport};
 use veil::clock::SystemClock;
-use veil::phase4::images::{self, ImageLimits};
+use veil::phase4::images::{self, BaseImage, ImageLimits};
 use veil::phase4::metagraph::Metagraph;
 use veil::phase4::stores::MinerStores;
 use veil::phase4::validator::{self, Schedule, Validator, ValidatorConfig};
@@ -77,6 +77,38 @@ pub(crate) struct Args {
     /// Miners queried at once.
     #[arg(long, value_name = "N", default_value = "64")]
     concurrency: String,
+    /// How miners are queried: `axon` (bittensor 10.x signed headers) or
+    /// `btauth` (bittensor 11's http_auth, as MIID's bittensor-11 branch).
+    #[arg(long, value_name = "T", default_value = "axon")]
+    transport: String,
+    /// Send this image as MIID's daily seed (`daily_seed_image`,
+    /// `daily_seed_filename`) with every request.
+    #[arg(long, value_name = "FILE")]
+    daily_seed: Option<PathBuf>,
+}
+
+/// `--transport`.
+fn transport(text: &str) -> Result<Transport> {
+    match text {
+        "axon" => Ok(Transport::Axon),
+        "btauth" => Ok(Transport::Btauth),
+        _ => Err(Error::value("--transport", "axon or btauth").into()),
+    }
+}
+
+/// `--daily-seed FILE`: an image within the limits, named by its file name.
+fn daily_seed(path: &std::path::Path, limits: &ImageLimits) -> Result<BaseImage> {
+    let bytes = veil::fs::read_file_capped(path, limits.max_bytes)?;
+    images::decode(&bytes, limits)
+        .map_err(|e| Error::Content(format!("{}: {e}", path.display())))?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| Error::value("--daily-seed", "a file name in UTF-8"))?
+        .to_owned();
+    veil_core::miid::check_key_part(&name, "daily seed file name")
+        .map_err(|e| Error::value("--daily-seed", e))?;
+    Ok(BaseImage { name, bytes })
 }
 
 /// Prints results paths as each cycle ends (not at exit: the validator
@@ -126,6 +158,12 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
         max_object: validator::DEFAULT_MAX_OBJECT,
         concurrency: args::parse_count("--concurrency", &a.concurrency)?,
         reputation: a.reputation.clone(),
+        daily_seed: a
+            .daily_seed
+            .as_deref()
+            .map(|p| daily_seed(p, &limits))
+            .transpose()?,
+        transport: transport(&a.transport)?,
     };
     let schedule = Schedule {
         cycles: args::parse_u64("--cycles", &a.cycles)?,
