@@ -19,6 +19,7 @@
 //!                    path_signature }   all required
 //! ```
 
+pub mod generator_key;
 pub mod json;
 pub mod keys;
 pub mod messages;
@@ -26,15 +27,13 @@ pub mod records;
 
 use core::fmt;
 
+pub use generator_key::{GENERATOR_KEY_DOMAIN, GeneratorKey, VARIATION_SEED_DOMAIN};
 pub use json::JsonStr;
 pub use keys::{
     KeyParts, OBJECT_KEY_SUFFIX, ObjectKey, ParsedKey, key_type_part, object_key, parse_object_key,
     seed_image_name, validate_object_key,
 };
-pub use messages::{
-    ImageHasher, Message, VARIATION_SEED_DOMAIN, image_message, path_message, path_signature,
-    variation_seed,
-};
+pub use messages::{ImageHasher, Message, image_message, path_message, path_signature};
 pub use records::{ImageRequestMeta, S3Submission, ScreenReplayUav, VariationRequest};
 
 use crate::limits::MAX_KEY_PART_LEN;

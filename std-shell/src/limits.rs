@@ -32,6 +32,19 @@ pub const MAX_METAGRAPH_FILE: usize = 64 * 1024 * 1024;
 /// Largest reveal journal entry read back (one image's verdict: ~1 KiB).
 pub const MAX_JOURNAL_ENTRY: usize = 64 * 1024;
 
+/// Challenges a miner remembers per caller (their rounds: one round per
+/// challenge), and callers it remembers them for
+/// (`phase4/miner/rounds.rs`).
+pub const MAX_ROUNDS_PER_CALLER: usize = 256;
+/// See [`MAX_ROUNDS_PER_CALLER`].
+pub const MAX_ROUND_CALLERS: usize = 256;
+/// Largest round journal read at start (256 × 256 entries of < 256 bytes).
+pub const MAX_ROUND_JOURNAL: usize = 16 * 1024 * 1024;
+
+/// The default lead a miner requires: the round it seals to must be emitted
+/// at least this long after the request arrives (`--min-lead`).
+pub const DEFAULT_MIN_LEAD: Duration = Duration::from_secs(60);
+
 /// Largest thumbnail file inlined into the report (they are written at
 /// [`THUMBNAIL_SIDE`] pixels: a few KiB).
 pub const MAX_THUMBNAIL_FILE: usize = 4 * 1024 * 1024;
@@ -138,6 +151,13 @@ pub const MAX_IMAGE_SIDE: u32 = 4096;
 /// Largest memory one decode may allocate for pixels: a 4096×4096 RGBA16
 /// PNG needs 128 MiB plus a 48 MiB RGB8 copy.
 pub const MAX_IMAGE_ALLOC: u64 = 256 << 20;
+
+/// Largest photo of a real screen-replay capture, in bytes (a phone
+/// camera's JPEG or PNG).
+pub const MAX_CAPTURE_BYTES: usize = 32 << 20;
+/// Largest side of a capture photo, in pixels (a 48-megapixel camera's
+/// 8064 × 6048 fits).
+pub const MAX_CAPTURE_SIDE: u32 = 8192;
 
 /// The largest side of a built-in generator output; larger bases are
 /// scaled down first (bounds the generator's time and memory).

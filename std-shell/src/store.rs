@@ -122,6 +122,10 @@ pub struct ObjectMeta {
     pub size: u64,
     /// When it was last written.
     pub last_modified: SystemTime,
+    /// The store's entity tag (S3's and HTTP's `ETag`; for a folder, the
+    /// size and modification time), when it gives one: a different tag
+    /// means a different object.
+    pub etag: Option<String>,
 }
 
 /// A body to upload: any async reader. `&[u8]` is one.

@@ -614,9 +614,10 @@ pub fn dendrite_query(scratch: &Scratch, q: &Query<'_>) -> serde_json::Value {
 /// One `veil validator` run against one miner (`HOST:PORT:SS58`), storing
 /// nothing outside `scratch`: a base image `images/face-0001.png`, the
 /// miners' objects read from `dir:STORE`, results into `results/`, on
-/// quicknet; `args` adds the rest (`--cycles`, `--timeout`, `--transport`,
-/// …). Returns the results files it printed, parsed, in order, each checked
-/// to be `veil/results/v2`; `log` is the miner's log, for failure messages.
+/// quicknet unless `args` names a `--chain`; `args` adds the rest
+/// (`--cycles`, `--timeout`, `--transport`, …). Returns the results files
+/// it printed, parsed, in order, each checked to be `veil/results/v2`;
+/// `log` is the miner's log, for failure messages.
 ///
 /// # Panics
 ///
@@ -630,6 +631,34 @@ pub fn run_validator(
     args: &[&str],
     log: &dyn Fn() -> String,
 ) -> Vec<serde_json::Value> {
+    let spec = format!("dir:{}", store.display());
+    validator_files(scratch, seed_hex, &[miner], &spec, args, log)
+        .iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(p)
+                .unwrap_or_else(|e| panic!("results {} not written: {e}", p.display()));
+            let v: serde_json::Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("results {} is not JSON: {e}", p.display()));
+            assert_eq!(v["schema"], "veil/results/v2", "{}", p.display());
+            v
+        })
+        .collect()
+}
+
+/// As [`run_validator`], against several miners and any `--store` spec;
+/// the results files it printed.
+///
+/// # Panics
+///
+/// As [`run_validator`].
+pub fn validator_files(
+    scratch: &Scratch,
+    seed_hex: &str,
+    miners: &[&str],
+    store: &str,
+    args: &[&str],
+    log: &dyn Fn() -> String,
+) -> Vec<PathBuf> {
     let images = scratch.path().join("images");
     std::fs::create_dir_all(&images).expect("images folder");
     let base = images.join("face-0001.png");
@@ -638,15 +667,19 @@ pub fn run_validator(
     }
     let mut cmd = Command::new(veil_bin());
     cmd.current_dir(scratch.path())
-        .args(["validator", "--seed", seed_hex, "--chain", "quicknet"])
+        .args(["validator", "--seed", seed_hex])
         .arg("--images")
         .arg(&images)
-        .args(["--miner", miner])
-        .arg("--store")
-        .arg(format!("dir:{}", store.display()))
+        .args(["--store", store])
         .arg("--out")
-        .arg(scratch.path().join("results"))
-        .args(args);
+        .arg(scratch.path().join("results"));
+    for m in miners {
+        cmd.args(["--miner", m]);
+    }
+    if !args.contains(&"--chain") {
+        cmd.args(["--chain", "quicknet"]);
+    }
+    cmd.args(args);
     let tag = format!("veil-validator-{}", next_run());
     let out = run_limited(&mut cmd, scratch, &tag, RUN_LIMIT);
     let stdout = String::from_utf8(out.stdout.clone()).expect("utf-8 stdout");
@@ -657,16 +690,5 @@ pub fn run_validator(
         String::from_utf8_lossy(&out.stderr),
         log()
     );
-    stdout
-        .lines()
-        .map(|l| {
-            let p = scratch.path().join(l);
-            let text = std::fs::read_to_string(&p)
-                .unwrap_or_else(|e| panic!("results {} not written: {e}", p.display()));
-            let v: serde_json::Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("results {} is not JSON: {e}", p.display()));
-            assert_eq!(v["schema"], "veil/results/v2", "{}", p.display());
-            v
-        })
-        .collect()
+    stdout.lines().map(|l| scratch.path().join(l)).collect()
 }

@@ -74,6 +74,17 @@ impl Scratch {
     pub fn path(&self) -> &Path {
         &self.0
     }
+
+    /// `NAME` inside the scratch directory, created.
+    ///
+    /// # Panics
+    ///
+    /// When the directory cannot be created.
+    pub fn subdir(&self, name: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::create_dir_all(&p).expect("create scratch subdir");
+        p
+    }
 }
 
 impl Drop for Scratch {

@@ -17,9 +17,11 @@ use alloc::sync::Arc;
 use core::net::{Ipv4Addr, SocketAddr};
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use core::time::Duration;
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -442,4 +444,104 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     walk(dir, dir, &mut out);
     out.sort();
     out
+}
+
+/// An anonymous "public bucket" at `/bucket/…` (PUT, GET, HEAD) whose GETs
+/// can be slowed down or failed, recording every key fetched.
+pub struct Bucket {
+    server: RawServer,
+    objects: Arc<Mutex<HashMap<String, Vec<u8>>>>,
+    gets: Arc<Mutex<Vec<String>>>,
+    /// Every GET sleeps 400 ms while set.
+    pub slow: Arc<AtomicBool>,
+    /// GETs of keys with this prefix answer 503 while set.
+    pub failing: Arc<Mutex<Option<String>>>,
+}
+
+impl Bucket {
+    /// Starts an empty bucket.
+    ///
+    /// # Panics
+    ///
+    /// When the server cannot start.
+    pub fn start() -> Self {
+        let objects: Arc<Mutex<HashMap<String, Vec<u8>>>> = Arc::default();
+        let gets: Arc<Mutex<Vec<String>>> = Arc::default();
+        let slow = Arc::new(AtomicBool::new(false));
+        let failing: Arc<Mutex<Option<String>>> = Arc::default();
+        let (o, g, s, f) = (
+            Arc::clone(&objects),
+            Arc::clone(&gets),
+            Arc::clone(&slow),
+            Arc::clone(&failing),
+        );
+        let server = RawServer::start(move |req| {
+            let answer = |status: u16, body: Vec<u8>| Reply::Answer {
+                status,
+                content_type: "application/octet-stream".into(),
+                body,
+                axon_header: false,
+            };
+            let Some(key) = req.path.strip_prefix("/bucket/") else {
+                return answer(404, Vec::new());
+            };
+            match req.method.as_str() {
+                "PUT" => {
+                    o.lock().unwrap().insert(key.to_owned(), req.body.clone());
+                    answer(200, Vec::new())
+                }
+                "GET" | "HEAD" => {
+                    let fails = f
+                        .lock()
+                        .unwrap()
+                        .as_deref()
+                        .is_some_and(|p| key.starts_with(p));
+                    if req.method == "GET" && fails {
+                        return answer(503, b"slow down".to_vec());
+                    }
+                    if req.method == "GET" {
+                        g.lock().unwrap().push(key.to_owned());
+                        if s.load(Ordering::SeqCst) {
+                            std::thread::sleep(Duration::from_millis(400));
+                        }
+                    }
+                    match o.lock().unwrap().get(key) {
+                        Some(body) => answer(200, body.clone()),
+                        None => answer(404, Vec::new()),
+                    }
+                }
+                _ => answer(405, Vec::new()),
+            }
+        });
+        Self {
+            server,
+            objects,
+            gets,
+            slow,
+            failing,
+        }
+    }
+
+    /// `public:http://127.0.0.1:PORT/bucket`, as `--store` takes it.
+    pub fn spec(&self) -> String {
+        format!("public:http://127.0.0.1:{}/bucket", self.server.port())
+    }
+
+    /// The keys fetched since the last call.
+    ///
+    /// # Panics
+    ///
+    /// When a lock is poisoned.
+    pub fn take_gets(&self) -> Vec<String> {
+        core::mem::take(&mut *self.gets.lock().unwrap())
+    }
+
+    /// Replaces an object's bytes, as anyone may in a public-write bucket.
+    ///
+    /// # Panics
+    ///
+    /// When a lock is poisoned.
+    pub fn overwrite(&self, key: &str, bytes: Vec<u8>) {
+        self.objects.lock().unwrap().insert(key.to_owned(), bytes);
+    }
 }

@@ -203,8 +203,7 @@ fn python_dendrite_queries_python_axon() {
         return;
     }
     let dir = Scratch::new("bt-py-py");
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(&store).unwrap();
+    let store = dir.subdir("store");
     let dendrite = ss58_of_seed(DENDRITE_SEED);
     let Some(mut miner) = PyAxonMiner::start(&dir, AXON_SEED, &store, &[&dendrite]) else {
         return;
@@ -244,8 +243,7 @@ fn python_dendrite_queries_veil_miner() {
         return;
     }
     let dir = Scratch::new("bt-dendrite");
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(&store).unwrap();
+    let store = dir.subdir("store");
     let dendrite = address(DENDRITE_SEED);
     let miner_ss58 = address(MINER_SEED);
     assert_ne!(address(STRANGER_SEED), dendrite);
@@ -316,8 +314,7 @@ fn veil_validator_queries_python_axon() {
         return;
     }
     let dir = Scratch::new("bt-axon");
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(&store).unwrap();
+    let store = dir.subdir("store");
     let validator = address(VALIDATOR_SEED);
     let Some(mut miner) = PyAxonMiner::start(&dir, AXON_SEED, &store, &[&validator]) else {
         return;
@@ -367,8 +364,7 @@ fn veil_validator_rejected_by_python_axon_blacklist() {
         return;
     }
     let dir = Scratch::new("bt-blacklist");
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(&store).unwrap();
+    let store = dir.subdir("store");
     let validator = address(VALIDATOR_SEED);
     let someone_else = address(STRANGER_SEED);
     let Some(miner) = PyAxonMiner::start(&dir, AXON_SEED, &store, &[&someone_else]) else {

@@ -72,8 +72,7 @@ fn bittensor11_signs_veil_answers_and_replays_are_refused() {
     }
     let dir = Scratch::new("btauth-miner");
     let other_dir = Scratch::new("btauth-miner-2");
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(&store).unwrap();
+    let store = dir.subdir("store");
     let sender = address(SENDER_SEED);
     let mut m1 = miner(&dir, MINER_SEED, &store, &sender);
     let mut m2 = miner(&other_dir, OTHER_MINER_SEED, &store, &sender);
@@ -226,8 +225,7 @@ fn veil_validator_signs_what_bittensor11_verifies() {
         return;
     }
     let dir = Scratch::new("btauth-validator");
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(&store).unwrap();
+    let store = dir.subdir("store");
     let validator = address(VALIDATOR_SEED);
     let Some(server) = BtauthServer::start(&dir, SERVER_SEED, &store, &[&validator]) else {
         return;

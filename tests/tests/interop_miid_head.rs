@@ -255,8 +255,7 @@ fn bittensor_dendrite_sends_miids_requests_to_veil_miner() {
         return;
     }
     let dir = Scratch::new("miid-requests");
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(&store).unwrap();
+    let store = dir.subdir("store");
     let dendrite = ss58_of_seed(DENDRITE_SEED);
     let mut miner = VeilMiner::start(
         &dir,
@@ -338,8 +337,7 @@ fn veil_validator_accepts_a_stock_miid_miner_over_several_cycles() {
         return;
     }
     let dir = Scratch::new("miid-stock-miner");
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(&store).unwrap();
+    let store = dir.subdir("store");
     let validator = ss58_of_seed(VALIDATOR_SEED);
     let Some(miner) = PyAxonMiner::start_with(
         &dir,
@@ -433,4 +431,107 @@ fn veil_validator_accepts_a_stock_miid_miner_over_several_cycles() {
     eprintln!(
         "stock MIID sealing: {below} of 18 objects sealed to target − 1, the rest to the target"
     );
+}
+
+#[test]
+fn bittensor_dendrite_receives_a_veil_miners_real_capture() {
+    if bittensor::python().is_none() {
+        return;
+    }
+    let dir = Scratch::new("miid-capture");
+    let store = dir.subdir("store");
+    let queue = dir.path().join("captures");
+    let capture = queue.join("2026-12-04-a");
+    std::fs::create_dir_all(&capture).unwrap();
+    write_png(&capture.join("angle1.png"), "the screen, from the left");
+    write_png(&capture.join("angle2.png"), "the screen, from the right");
+    std::fs::write(
+        capture.join("uav.json"),
+        r#"{"seed_image": "daily_seed_0003.png", "date": "2026-12-04", "camera_used": "iPhone 15",
+            "device_photographed": "tablet", "moire_pixel_grid": true, "screen_glare_hotspots": false,
+            "perspective_keystone_distortion": true, "gamma_contrast_shift": false,
+            "edge_crop_cues": true}"#,
+    )
+    .unwrap();
+    let dendrite = ss58_of_seed(DENDRITE_SEED);
+    let queue_arg = queue.display().to_string();
+    let mut miner = VeilMiner::start(
+        &dir,
+        MINER_SEED,
+        &store,
+        &[
+            "--chain",
+            "quicknet",
+            "--allow",
+            &dendrite,
+            "--allow-emitted-rounds",
+            "--captures",
+            &queue_arg,
+        ],
+    );
+    let image = dir.path().join("seed.png");
+    write_png(&image, "capture request seed");
+    let query = Query {
+        seed_hex: DENDRITE_SEED,
+        axon_host: "127.0.0.1",
+        axon_port: miner.port(),
+        axon_hotkey: miner.hotkey(),
+        image: &image,
+        filename: "face.png",
+        round: 1000,
+        reveal_ts: quicknet_round_time(1000),
+        challenge_id: "challenge_1796000000_veilcap",
+        timeout_s: 60.0,
+        variations: &[("pose_edit", "light")],
+        request: None,
+        repeat: 2,
+    };
+    let report = dendrite_query(&dir, &query);
+    let first = &report["results"][0];
+    assert_eq!(first["status_code"], 200, "{first}\n{}", miner.log());
+    let subs = first["submissions"].as_array().unwrap();
+    assert_eq!(subs.len(), 2, "a variation and the capture: {first}");
+    assert_eq!(first["signatures_valid"], json!([true, true]), "{first}");
+    let c = subs
+        .iter()
+        .find(|s| s["variation_type"] == "screen_replay")
+        .expect("the capture");
+    assert_eq!(c["screen_replay_uav"]["device_photographed"], "tablet");
+    // Both photos: the second's signature verifies too, and both open with
+    // round 1000's beacon to the photos in the queue.
+    let (_, key) = veil_core::ss58::decode(miner.hotkey()).unwrap();
+    let public = PublicKey::from_bytes(&key).unwrap();
+    let msg = miid::image_message(query.challenge_id, str_of(c, "image_hash_angle2")).unwrap();
+    public
+        .verify(
+            msg.as_bytes(),
+            &Signature::from_hex(str_of(c, "signature_angle2")).unwrap(),
+        )
+        .expect("the second photo's signature");
+    for (key, hash, photo) in [
+        ("s3_key", "image_hash", "angle1.png"),
+        ("s3_key_angle2", "image_hash_angle2", "angle2.png"),
+    ] {
+        let sealed = std::fs::read(store.join(str_of(c, key))).unwrap();
+        let plain = success(
+            veil_stdin(
+                &["decrypt", "--signature", QUICKNET_ROUND_1000_SIGNATURE],
+                &sealed,
+            ),
+            "veil decrypt",
+        );
+        assert_eq!(hex_of(&Sha256::digest(&plain)), str_of(c, hash));
+        assert_eq!(
+            plain,
+            std::fs::read(queue.join(".sent/2026-12-04-a").join(photo)).unwrap()
+        );
+    }
+    // Sent once: the second answer carries none.
+    let second = &report["results"][1];
+    assert_eq!(
+        second["submissions"].as_array().unwrap().len(),
+        1,
+        "{second}"
+    );
+    assert!(miner.is_running());
 }

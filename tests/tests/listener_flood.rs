@@ -164,8 +164,7 @@ fn signed_cycle(dir: &Scratch, miner: &VeilMiner, store: &Path) -> serde_json::V
 fn the_miner_answers_a_signed_request_through_a_flood() {
     raise_own_descriptor_limit(FLOOD + 512);
     let dir = Scratch::new("flood-miner");
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(&store).unwrap();
+    let store = dir.subdir("store");
     let validator = address(VALIDATOR_SEED);
     let miner = VeilMiner::start_limited(
         &dir,

@@ -148,6 +148,9 @@ impl Miner {
             allow,
             "--spool",
             spool,
+            // The validator here seals to rounds under a minute away.
+            "--min-lead",
+            "5",
         ];
         args.extend_from_slice(extra);
         let miner = VeilMiner::start(&dir, seed, store, &args);
@@ -207,7 +210,8 @@ fn run_validator(
 }
 
 /// No temporary or hidden file is left in the validator's out dir: only
-/// results files, `weights.json` and base-image copies.
+/// results files, `weights.json`, base-image copies and the copies of the
+/// accepted objects (`objects/{cid}/{sha256}.tlock`).
 fn assert_out_dir_clean(out: &Path) {
     for f in files_under(out) {
         let text = f.to_string_lossy().into_owned();
@@ -219,7 +223,8 @@ fn assert_out_dir_clean(out: &Path) {
         assert!(
             (name.starts_with("results-") && name.ends_with(".json"))
                 || text == "weights.json"
-                || text.starts_with("base-images/"),
+                || text.starts_with("base-images/")
+                || (text.starts_with("objects/challenge_") && name.ends_with(".tlock")),
             "unexpected file in the out dir: {text}"
         );
     }
@@ -271,16 +276,20 @@ fn assert_honest(results: &Value, uid: usize, hotkey: &str, store: &Path, what: 
     let by_miner = &data["s3_submissions_by_miner"][uid.to_string()];
     assert_eq!(by_miner["hotkey"], hotkey, "{}", ctx());
     assert_eq!(by_miner["submission_count"], 3, "{}", ctx());
-    // MIID's grading payload: the same records, without veil's round.
+    // MIID's grading payload: the same records, without what veil adds
+    // (the round, the receipt order, the object accepted).
     let mut ours = r["s3_submissions"].clone();
     for s in ours.as_array_mut().expect("s3_submissions") {
         let s = s.as_object_mut().expect("a record");
-        assert!(
-            s.remove("drand_round").is_some_and(|r| r.is_u64()),
-            "{}",
-            ctx()
-        );
+        for added in ["drand_round", "received", "object"] {
+            assert!(
+                s.remove(added).is_some_and(|v| !v.is_null()),
+                "{added}: {}",
+                ctx()
+            );
+        }
         s.remove("drand_round_angle2");
+        s.remove("object_angle2");
     }
     assert_eq!(by_miner["submissions"], ours, "{}", ctx());
 }
@@ -667,8 +676,7 @@ enum Role {
 #[test]
 fn one_cycle_three_veil_miners_one_python_miner_slow_and_malicious() {
     let dir = Scratch::new("p4-cycle");
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(&store).unwrap();
+    let store = dir.subdir("store");
     let images = images_dir(&dir);
     let out = dir.path().join("out");
     let validator = address(VALIDATOR_SEED);
@@ -917,6 +925,8 @@ fn one_cycle_three_veil_miners_one_python_miner_slow_and_malicious() {
                 for a in as_sent.as_array_mut().expect("s3_submissions") {
                     let a = a.as_object_mut().expect("a record");
                     assert_eq!(a.remove("drand_round"), Some(json!(target)), "{}", ctx());
+                    assert!(a.remove("received").is_some_and(|v| v.is_u64()));
+                    assert!(a.remove("object").is_some_and(|v| v["sha256"].is_string()));
                     a.retain(|_, v| !v.is_null());
                 }
                 assert_eq!(as_sent, json!(good), "{}", ctx());
@@ -1038,8 +1048,7 @@ fn watch_results(out: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle
 #[test]
 fn validator_results_written_atomically() {
     let dir = Scratch::new("p4-cycles");
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(&store).unwrap();
+    let store = dir.subdir("store");
     let images = images_dir(&dir);
     let validator = address(VALIDATOR_SEED);
     let a = Miner::start("p4-rep-a", HONEST_SEEDS[0], &store, &validator, &[]);
@@ -1219,8 +1228,7 @@ fn assert_refused(r: &veil_tests::phase4::HttpResponse, status: u16, says: &str,
 #[test]
 fn miner_refuses_bad_requests() {
     let dir = Scratch::new("p4-refusals");
-    let store = dir.path().join("store");
-    std::fs::create_dir_all(&store).unwrap();
+    let store = dir.subdir("store");
     let validator = keypair(VALIDATOR_SEED);
     let validator_ss58 = address(VALIDATOR_SEED);
     let stranger = keypair(STRANGER_SEED);

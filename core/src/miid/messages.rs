@@ -1,5 +1,5 @@
 //! What a miner signs (the image and path messages), the path signature,
-//! the per-variation seed, and the image hash.
+//! and the image hash.
 
 use core::fmt;
 
@@ -60,30 +60,6 @@ pub fn path_signature(sig: &Signature) -> heapless::String<16> {
     let mut out = heapless::String::new();
     let _ = out.push_str(hex.get(..16).unwrap_or(""));
     out
-}
-
-/// Domain tag of [`variation_seed`].
-pub const VARIATION_SEED_DOMAIN: &[u8] = b"veil/miid/variation-seed/v1";
-
-/// The seed of a miner's `index`-th variation for a challenge:
-///
-/// ```text
-/// sha256( "veil/miid/variation-seed/v1" ‖ hotkey(32) ‖ u32be(len(cid)) ‖ cid ‖ u32be(index) )
-/// ```
-///
-/// Two honest miners (different hotkeys) never derive the same seed, so a
-/// deterministic generator never makes byte-identical images for them; one
-/// miner re-answering the same challenge makes the same images again.
-pub fn variation_seed(hotkey: &[u8; 32], challenge_id: &str, index: u32) -> [u8; 32] {
-    let len = u32::try_from(challenge_id.len()).unwrap_or(u32::MAX);
-    Sha256::new()
-        .chain_update(VARIATION_SEED_DOMAIN)
-        .chain_update(hotkey)
-        .chain_update(len.to_be_bytes())
-        .chain_update(challenge_id.as_bytes())
-        .chain_update(index.to_be_bytes())
-        .finalize()
-        .into()
 }
 
 /// Incremental SHA-256 of an image, hex-encoded as MIID's `image_hash`.

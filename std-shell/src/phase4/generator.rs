@@ -15,14 +15,17 @@
 //!
 //! # Seeds
 //!
-//! Every [`Variation`] carries a 32-byte seed, computed by the caller with
-//! [`veil_core::miid::variation_seed`] from the miner's hotkey, the challenge
-//! id and the variation's index. It is the **only** randomness a generator
-//! may use, so a miner re-answering a challenge produces the same bytes, and
-//! two honest miners (different hotkeys) never produce byte-identical images
-//! (SPEC, "Naming and identity rules"). An external command receives the seed
-//! in hex and should seed its model with it.
-//!
+//! Every [`Variation`] carries a 32-byte seed, computed by the miner with
+//! [`veil_core::miid::GeneratorKey::variation_seed`]: keyed by a secret
+//! derived from the miner's hotkey (never output) over the caller's hotkey,
+//! the challenge id, the round the images are sealed to and the index. It
+//! is the **only** randomness a generator may use. Nobody but the miner can
+//! compute it, so nobody can compute the miner's images; a caller who
+//! replays a validator's challenge (with its own hotkey, or another round)
+//! gets other images; two honest miners never produce the same ones. An
+//! external command receives the seed in hex and **must** seed its model
+//! with it if the model is deterministic (otherwise a model that depends
+//! only on public inputs could be replayed).
 //!
 //! The built-in transforms are described in [`Builtin`], the external
 //! command protocol in [`External`].

@@ -39,6 +39,7 @@ use crate::limits::{MAX_IMAGE_ALLOC, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE};
 use crate::text::one_line;
 
 mod base;
+pub mod exif;
 mod fingerprint;
 
 pub use base::{BaseImage, load_dir, samples};
@@ -64,6 +65,21 @@ pub struct ImageLimits {
     pub max_height: u32,
     /// Largest memory one decode may allocate for pixels, in bytes.
     pub max_alloc: u64,
+}
+
+impl ImageLimits {
+    /// The limits on a real screen-replay capture's photos: phone-camera
+    /// sized ([`crate::limits::MAX_CAPTURE_BYTES`],
+    /// [`crate::limits::MAX_CAPTURE_SIDE`]); a decode still allocates at
+    /// most [`MAX_IMAGE_ALLOC`].
+    pub const fn capture() -> Self {
+        Self {
+            max_bytes: crate::limits::MAX_CAPTURE_BYTES,
+            max_width: crate::limits::MAX_CAPTURE_SIDE,
+            max_height: crate::limits::MAX_CAPTURE_SIDE,
+            max_alloc: MAX_IMAGE_ALLOC,
+        }
+    }
 }
 
 impl Default for ImageLimits {

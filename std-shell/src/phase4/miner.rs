@@ -8,9 +8,15 @@
 //!    and intensities, at most 16 variations) and its base64 image is
 //!    size-checked before decoding, then decoded within [`ImageLimits`];
 //! 2. `path_signature` is signed once (`{challenge_id}:{miner_ss58}`);
+//! 2. the target round must be emitted at least `min_lead` after the request
+//!    arrives, and the caller's first request for the challenge fixes it
+//!    (`rounds`: the same caller asking the same challenge for another
+//!    round is refused);
 //! 3. each variation, concurrently (bounded by a semaphore shared by all
 //!    requests): generated ([`Generator`], seeded by
-//!    [`variation_seed`]`(hotkey, challenge_id, index)`), hashed (SHA-256 of
+//!    [`GeneratorKey::variation_seed`]`(caller, challenge_id, round, index)`
+//!    with the miner's secret generator key: nobody else can compute its
+//!    images, and a replayed challenge gets other ones), hashed (SHA-256 of
 //!    the PNG), signed (`challenge:{cid}:hash:{hash}`), sealed to
 //!    `target_drand_round` (one prepared round per request), and uploaded
 //!    through the [`Uploader`];
@@ -33,11 +39,11 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use veil_core::Chain;
 use veil_core::format::Format;
 use veil_core::ibe::PreparedRound;
-use veil_core::miid::{self, ImageHasher, ImageRequestMeta, JsonStr, KeyParts, variation_seed};
+use veil_core::miid::{self, GeneratorKey, ImageHasher, ImageRequestMeta, JsonStr, KeyParts};
 use veil_core::sign::Keypair;
+use veil_core::{Chain, Round};
 
 use super::generator::{Generator, Job, Variation};
 use super::images::{self, ImageLimits};
@@ -48,8 +54,13 @@ use crate::keys::address_of;
 use crate::store::spool::{Upload, Uploader};
 use crate::timelock;
 
+pub(crate) mod captures;
+pub(crate) mod rounds;
 mod serve;
 
+use self::captures::Capture;
+pub use self::captures::CaptureQueue;
+use self::rounds::ChallengeRounds;
 pub use serve::{MinerService, ServeConfig};
 
 /// The synapse a miner serves.
@@ -72,13 +83,29 @@ pub struct MinerConfig {
     /// Seal to rounds already emitted (tests with public beacons only:
     /// such images can be opened by anyone at once). Refused otherwise.
     pub allow_emitted_rounds: bool,
+    /// The target round must be emitted at least this long after a request
+    /// arrives (`--min-lead`; [`crate::limits::DEFAULT_MIN_LEAD`]).
+    pub min_lead: Duration,
+    /// Real screen-replay captures to attach, one per answer
+    /// (`--captures DIR`).
+    pub captures: Option<Arc<CaptureQueue>>,
+}
+
+/// What one request is answered with.
+#[derive(Debug)]
+pub struct Answer {
+    /// The stored submissions.
+    pub submissions: Vec<Submission>,
+    /// The capture among them, consumed once the answer is sent.
+    pub capture: Option<String>,
 }
 
 /// A miner: the [`Synapse`] behind `veil miner`'s axon.
 pub struct Miner {
     keypair: Arc<Keypair>,
     hotkey: String,
-    hotkey_bytes: [u8; 32],
+    seed_key: GeneratorKey,
+    rounds: Arc<ChallengeRounds>,
     config: MinerConfig,
     uploader: Arc<Uploader>,
     generator: Arc<dyn Generator>,
@@ -134,18 +161,21 @@ fn unescape(raw: &str) -> Result<String, Refusal> {
 }
 
 impl Miner {
-    /// A miner signing with `keypair`, uploading through `uploader`.
-    pub fn new(
+    /// A miner signing with `keypair`, uploading through `uploader`,
+    /// keeping its rounds per (caller, challenge) in `rounds`.
+    pub(crate) fn new(
         keypair: Arc<Keypair>,
         config: MinerConfig,
         uploader: Arc<Uploader>,
         generator: Arc<dyn Generator>,
         clock: Arc<dyn Clock>,
+        rounds: Arc<ChallengeRounds>,
     ) -> Self {
         let public = keypair.public();
         Self {
             hotkey: address_of(&public),
-            hotkey_bytes: public.to_bytes(),
+            seed_key: GeneratorKey::derive(&keypair),
+            rounds,
             permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
             keypair,
             config,
@@ -160,6 +190,55 @@ impl Miner {
         &self.hotkey
     }
 
+    /// The target round is far enough ahead, and the caller's first (or
+    /// only) round for this challenge.
+    fn check_round(&self, caller: &Caller, cid: &str, round: Round) -> Result<(), Refusal> {
+        let now = self.clock.now();
+        let at = self
+            .config
+            .chain
+            .time()
+            .time_of(round)
+            .map_err(|e| Refusal::new(400, format!("target_drand_round: {e}")))?;
+        let lead = self.config.min_lead.as_secs();
+        if at < now.saturating_add(lead) {
+            if !self.config.allow_emitted_rounds {
+                let why = if at <= now {
+                    "is already emitted: images sealed to it could be opened at once".to_owned()
+                } else {
+                    format!(
+                        "is emitted in {} s, sooner than the {lead} s this miner requires \
+                         (images sealed to it could be opened before the answers are in)",
+                        at - now
+                    )
+                };
+                return Err(Refusal::new(
+                    400,
+                    format!("target_drand_round {round} {why}"),
+                ));
+            }
+            tracing::warn!(%round, "the target round is emitted too soon: the images may be opened before the answers are in");
+        }
+        let expires = at.saturating_add(rounds::KEEP_AFTER_ROUND);
+        match self
+            .rounds
+            .claim(&caller.hotkey, cid, round.get(), expires, now)
+        {
+            Ok(()) => Ok(()),
+            Err(Ok(claimed)) => Err(Refusal::new(
+                400,
+                format!(
+                    "challenge {cid} was asked of this miner for round {claimed}: one challenge, \
+                     one round (not {round})"
+                ),
+            )),
+            Err(Err(e)) => {
+                tracing::error!(error = %e, "cannot journal the challenge's round");
+                Err(Refusal::new(503, "the miner cannot record the round now"))
+            }
+        }
+    }
+
     /// Makes, seals and uploads the variations one request asks for.
     ///
     /// # Errors
@@ -167,9 +246,10 @@ impl Miner {
     /// A [`Refusal`] (400) for a malformed request or base image.
     pub async fn answer(
         &self,
+        caller: &Caller,
         body: &[u8],
         deadline: Option<Duration>,
-    ) -> Result<Vec<Submission>, Refusal> {
+    ) -> Result<Answer, Refusal> {
         let started = Instant::now();
         let parsed: RequestBody<'_> = serde_json::from_slice(body)
             .map_err(|e| Refusal::new(400, format!("the body is not an IdentitySynapse: {e}")))?;
@@ -185,23 +265,7 @@ impl Miner {
             .unwrap_or(DEFAULT_CHALLENGE_ID)
             .to_owned();
         let round = meta.target_drand_round;
-        if self
-            .config
-            .chain
-            .time()
-            .time_of(round)
-            .is_ok_and(|t| t <= self.clock.now())
-        {
-            if !self.config.allow_emitted_rounds {
-                return Err(Refusal::new(
-                    400,
-                    format!(
-                        "target_drand_round {round} is already emitted: images sealed to it could be opened at once"
-                    ),
-                ));
-            }
-            tracing::warn!(%round, "the target round is already emitted: the images are sealed to a public key anyone can open now");
-        }
+        self.check_round(caller, &cid, round)?;
         let base: BaseImage<'_> = serde_json::from_str(raw.get())
             .map_err(|_| Refusal::new(400, "image_request: base_image must be a string"))?;
         // Decoding is CPU work (and up to the decode limit of memory): off
@@ -253,7 +317,9 @@ impl Miner {
         let shared = Arc::new(Shared {
             keypair: Arc::clone(&self.keypair),
             hotkey: self.hotkey.clone(),
-            hotkey_bytes: self.hotkey_bytes,
+            seed_key: self.seed_key.clone(),
+            caller: caller.key.to_bytes(),
+            round: round.get(),
             cid: cid.clone(),
             path_sig: path_sig.to_string(),
             image_filename: meta.image_filename.to_owned(),
@@ -333,6 +399,18 @@ impl Miner {
             tasks.abort_all();
         }
         stored.sort_by(|a, b| a.s3_key.cmp(&b.s3_key));
+        let left = deadline.map(|d| d.saturating_sub(started.elapsed()));
+        let capture = match (&self.config.captures, timed_out) {
+            (Some(queue), false) => {
+                let index = u32::try_from(requested).unwrap_or(u32::MAX);
+                self.attach_capture(queue, &shared, index, left).await
+            }
+            _ => None,
+        };
+        let capture = capture.map(|(sub, id)| {
+            stored.push(sub);
+            id
+        });
         tracing::info!(
             challenge = %cid,
             %round,
@@ -342,9 +420,58 @@ impl Miner {
             failed,
             timed_out,
             secs = started.elapsed().as_secs_f64(),
+            capture = capture.as_deref().unwrap_or("-"),
             "answered"
         );
-        Ok(stored)
+        Ok(Answer {
+            submissions: stored,
+            capture,
+        })
+    }
+
+    /// Seals, signs and stores the next capture of `queue` (both photos),
+    /// within `left`; its submission and id, or `None` (the capture is then
+    /// released for a later answer).
+    async fn attach_capture(
+        &self,
+        queue: &Arc<CaptureQueue>,
+        shared: &Arc<Shared>,
+        index: u32,
+        left: Option<Duration>,
+    ) -> Option<(Submission, String)> {
+        let capture = queue.claim()?;
+        let id = capture.id.clone();
+        let work = async {
+            let shared = Arc::clone(shared);
+            let now = self.clock.now();
+            let (sub, sealed1, sealed2) =
+                tokio::task::spawn_blocking(move || shared.make_capture(&capture, index, now))
+                    .await
+                    .map_err(|e| format!("worker failed: {e}"))??;
+            let key2 = sub.s3_key_angle2.clone().unwrap_or_default();
+            for (key, sealed) in [(&sub.s3_key, sealed1), (&key2, sealed2)] {
+                match self.uploader.upload(key, &sealed).await {
+                    Ok(Upload::Stored) => {}
+                    Ok(Upload::Spooled) => return Err("spooled: the store is failing".to_owned()),
+                    Err(e) => return Err(format!("upload: {e}")),
+                }
+            }
+            Ok(sub)
+        };
+        let done = match left {
+            Some(left) => tokio::time::timeout(left, work)
+                .await
+                .unwrap_or_else(|_| Err("no time left in this answer".to_owned())),
+            None => work.await,
+        };
+        match done {
+            Ok(sub) => Some((sub, id)),
+            Err(why) => {
+                tracing::warn!(capture = %id, %why, "capture not attached; kept for a later answer");
+                queue.release(&id);
+                None
+            }
+        }
     }
 }
 
@@ -352,7 +479,11 @@ impl Miner {
 struct Shared {
     keypair: Arc<Keypair>,
     hotkey: String,
-    hotkey_bytes: [u8; 32],
+    seed_key: GeneratorKey,
+    /// The caller's public key and the round: with the challenge and the
+    /// index, what each variation's seed is keyed over.
+    caller: [u8; 32],
+    round: u64,
     cid: String,
     path_sig: String,
     image_filename: String,
@@ -374,7 +505,9 @@ impl Shared {
             intensity: &w.intensity,
             description: &w.description,
             detail: &w.detail,
-            seed: variation_seed(&self.hotkey_bytes, &self.cid, w.index),
+            seed: self
+                .seed_key
+                .variation_seed(&self.caller, &self.cid, self.round, w.index),
         };
         let job = Job {
             base: &self.base_image,
@@ -424,6 +557,68 @@ impl Shared {
     }
 }
 
+impl Shared {
+    /// Hashes, signs and seals both photos of a capture, keyed under its
+    /// seed image as MIID's miner keys them (`screen_replay` and
+    /// `screen_replay_angle2`).
+    fn make_capture(
+        &self,
+        c: &Capture,
+        index: u32,
+        now: u64,
+    ) -> Result<(Submission, Vec<u8>, Vec<u8>), String> {
+        let key = miid::object_key(&KeyParts {
+            challenge_id: &self.cid,
+            miner_ss58: &self.hotkey,
+            path_signature: &self.path_sig,
+            image_filename: &c.uav.seed_image,
+            variation_type: "screen_replay",
+            unix_ts: now,
+            index,
+        })
+        .map_err(|e| format!("capture key: {e}"))?
+        .to_string();
+        let (dir, leaf) = key.rsplit_once('/').unwrap_or(("", &key));
+        let key2 = format!(
+            "{dir}/{}",
+            leaf.replacen("screen_replay_", "screen_replay_angle2_", 1)
+        );
+        miid::validate_object_key(&key2).map_err(|e| format!("capture key: {e}"))?;
+        let mut signed = Vec::with_capacity(2);
+        for photo in [&c.angle1, &c.angle2] {
+            let mut hasher = ImageHasher::new();
+            hasher.update(photo);
+            let hash = hasher.finalize_hex().to_string();
+            let msg = miid::image_message(&self.cid, &hash).map_err(|e| e.to_string())?;
+            let signature = self
+                .keypair
+                .sign(msg.as_bytes(), &mut OsRng)
+                .to_hex()
+                .to_string();
+            let sealed = timelock::seal_bytes(&self.prepared, self.format, photo, &mut OsRng)
+                .map_err(|e| format!("seal: {e}"))?;
+            signed.push((hash, signature, sealed));
+        }
+        let (Some((hash2, sig2, sealed2)), Some((hash1, sig1, sealed1))) =
+            (signed.pop(), signed.pop())
+        else {
+            return Err("internal error: two photos".into());
+        };
+        let mut sub = Submission::single(
+            key,
+            hash1,
+            sig1,
+            "screen_replay".into(),
+            self.path_sig.clone(),
+        );
+        sub.s3_key_angle2 = Some(key2);
+        sub.image_hash_angle2 = Some(hash2);
+        sub.signature_angle2 = Some(sig2);
+        sub.screen_replay_uav = Some(c.uav.clone());
+        Ok((sub, sealed1, sealed2))
+    }
+}
+
 #[async_trait::async_trait]
 impl Synapse for Miner {
     fn name(&self) -> &'static str {
@@ -437,9 +632,13 @@ impl Synapse for Miner {
             .map(|t| Duration::from_millis(t.saturating_sub(t / 10).saturating_sub(250)));
         tracing::debug!(caller = %caller.hotkey, "IdentitySynapse");
         let started = Instant::now();
-        let submissions = self.answer(&body, deadline).await?;
+        let answer = self.answer(&caller, &body, deadline).await?;
         let mut fields = Map::new();
-        fields.insert("s3_submissions".into(), json!(submissions));
+        fields.insert("s3_submissions".into(), json!(answer.submissions));
+        // Sent with this answer: never again.
+        if let (Some(queue), Some(id)) = (&self.config.captures, &answer.capture) {
+            queue.consume(id);
+        }
         fields.insert(
             "process_time".into(),
             json!(started.elapsed().as_secs_f64()),

@@ -20,7 +20,7 @@ mod submission;
 pub use request::RequestedVariation;
 pub use results::{
     AcceptedSubmission, AxonRecord, BaseImageRecord, BaseRecord, MinerRecord, MinerResponse,
-    MinerSubmissions, Phase4ImageData, RESULTS_SCHEMA, RESULTS_SCHEMA_V1, Rejected,
+    MinerSubmissions, ObjectRecord, Phase4ImageData, RESULTS_SCHEMA, RESULTS_SCHEMA_V1, Rejected,
     RequestedVariations, Results, ResultsFile, WeightsRecord,
 };
 pub use reveal::{

@@ -11,7 +11,7 @@ use core::fmt::Write as _;
 use std::path::Path;
 
 use super::images::{self, ImageLimits};
-use super::records::{BaseRecord, MinerOutcome};
+use super::records::{BaseRecord, Checked, MinerOutcome};
 use crate::limits::MAX_THUMBNAIL_FILE;
 
 /// Longest side of the base image as shown, pixels.
@@ -177,34 +177,14 @@ fn miner_section(h: &mut String, page: &Page<'_>, m: &MinerOutcome) {
     }
     h.push_str("<div class=\"grid\">");
     for c in &m.images {
-        // The thumbnail's path is rebuilt from uid and index, never read
-        // from the journal: the page inlines only files the reveal wrote.
-        let thumb = c
-            .thumbnail
-            .as_ref()
-            .map(|_| {
-                page.out_dir
-                    .join(format!("reveal-{}", page.challenge_id))
-                    .join("thumbs")
-                    .join(format!("{}-{}.jpg", c.uid, c.index))
-            })
-            .and_then(|p| crate::fs::read_file_capped(&p, MAX_THUMBNAIL_FILE).ok());
         h.push_str("<figure>");
-        match thumb {
-            Some(jpeg) => {
-                let _ = write!(
-                    h,
-                    "<img data-kind=\"variation\" alt=\"uid {uid} {kind}\" src=\"data:image/jpeg;base64,{b64}\">",
-                    uid = c.uid,
-                    kind = escape(&c.variation_type),
-                    b64 = images::encode_base64(&jpeg)
-                );
-            }
-            None => h.push_str("<div class=\"none\">not revealed</div>"),
+        thumbnail(h, page, c, "variation");
+        if let Some(second) = &c.angle2 {
+            thumbnail(h, page, second, "angle2");
         }
         let _ = write!(
             h,
-            "<figcaption><b>{kind}</b> <span class=\"{verdict}\">{verdict}</span>{reason}</figcaption></figure>",
+            "<figcaption><b>{kind}</b> <span class=\"{verdict}\">{verdict}</span>{reason}",
             kind = escape(&c.variation_type),
             verdict = c.verdict.as_str(),
             reason = c
@@ -213,8 +193,72 @@ fn miner_section(h: &mut String, page: &Page<'_>, m: &MinerOutcome) {
                 .map(|r| format!("<br>{}", escape(r)))
                 .unwrap_or_default()
         );
+        if let Some(note) = &c.changed_after_acceptance {
+            let _ = write!(
+                h,
+                "<br><span class=\"meta\" data-kind=\"changed\">changed after acceptance: {}</span>",
+                escape(note)
+            );
+        }
+        if let Some(u) = &c.screen_replay_uav {
+            let cues = [
+                ("moiré / pixel grid", u.moire_pixel_grid),
+                ("screen glare", u.screen_glare_hotspots),
+                ("keystone distortion", u.perspective_keystone_distortion),
+                ("gamma / contrast shift", u.gamma_contrast_shift),
+                ("edge / crop cues", u.edge_crop_cues),
+            ]
+            .iter()
+            .map(|(name, seen)| format!("{name}: {}", if *seen { "yes" } else { "no" }))
+            .collect::<Vec<_>>()
+            .join(", ");
+            let _ = write!(
+                h,
+                "<br><span class=\"meta\" data-kind=\"uav\">capture of <b>{seed}</b> on a {device}, \
+                 {camera}, {date}; {cues}</span>",
+                seed = escape(&u.seed_image),
+                device = escape(&u.device_photographed),
+                camera = escape(&u.camera_used),
+                date = escape(&u.date),
+                cues = escape(&cues),
+            );
+        }
+        h.push_str("</figcaption></figure>");
     }
     h.push_str("</div></section>\n");
+}
+
+/// One image's thumbnail, inlined. Its path is rebuilt from uid, index and
+/// angle, never read from the journal: the page inlines only files the
+/// reveal wrote.
+fn thumbnail(h: &mut String, page: &Page<'_>, c: &Checked, kind: &str) {
+    let stem = if c.angle == 2 {
+        format!("{}-{}-a2", c.uid, c.index)
+    } else {
+        format!("{}-{}", c.uid, c.index)
+    };
+    let thumb = c
+        .thumbnail
+        .as_ref()
+        .map(|_| {
+            page.out_dir
+                .join(format!("reveal-{}", page.challenge_id))
+                .join("thumbs")
+                .join(format!("{stem}.jpg"))
+        })
+        .and_then(|p| crate::fs::read_file_capped(&p, MAX_THUMBNAIL_FILE).ok());
+    match thumb {
+        Some(jpeg) => {
+            let _ = write!(
+                h,
+                "<img data-kind=\"{kind}\" alt=\"uid {uid} {what}\" src=\"data:image/jpeg;base64,{b64}\">",
+                uid = c.uid,
+                what = escape(&c.variation_type),
+                b64 = images::encode_base64(&jpeg)
+            );
+        }
+        None => h.push_str("<div class=\"none\">not revealed</div>"),
+    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,12 @@
 //!
 //! ## What is checked (the first that fails is the reason)
 //!
-//! 1. the object can still be read from the miner's store (its bucket from
-//!    its commitment, or the store the results name);
+//! 1. the object as it was accepted: the validator's copy when it kept one
+//!    (intact: its SHA-256 is the one recorded), else the miner's store
+//!    (its bucket from its commitment, or the store the results name),
+//!    retried, and holding the same bytes as were accepted ("changed after
+//!    acceptance" otherwise); a store that no longer holds the accepted
+//!    object is reported beside a copy's verdict;
 //! 2. it opens with the beacon of the round it is sealed to (the
 //!    validator records it per submission; stock MIID miners seal some to
 //!    the target round and some to the one before), verified against the
@@ -13,22 +17,24 @@
 //! 3. `sha256(plaintext) == image_hash`;
 //! 4. the signature of `challenge:{cid}:hash:{image_hash}` verifies under
 //!    the miner's hotkey;
-//! 5. the plaintext is a PNG or JPEG that decodes within the image limits;
-//! 6. it is not the base image itself, and no other miner submitted the
-//!    same image (same SHA-256) or a near copy of it (a perceptual
-//!    [`Fingerprint`](super::images::Fingerprint) within
-//!    [`NEAR_DUPLICATE_MAX`] grey levels): every
-//!    miner of such a group fails, since who copied whom cannot be told.
+//! 5. the plaintext is a PNG or JPEG that decodes within the image limits
+//!    (a capture's photos within a phone camera's);
+//! 6. it is neither the base image nor a near copy of it, and of a group
+//!    of identical (SHA-256) or near-identical images (a perceptual
+//!    [`Fingerprint`] within
+//!    [`NEAR_DUPLICATE_MAX`], `docs/duplicates.md`) from different miners,
+//!    only the one the validator received first keeps credit;
+//! 7. a capture's two photos both pass, and are not the same photo.
 //!
 //! ## Resuming
 //!
 //! Every object checked is journaled at once, atomically, under
 //! `{out}/reveal-{cid}/checked/`, with its plaintext and thumbnail beside
 //! it. A reveal run again (after a crash, a kill, or a store that was
-//! down) skips what is journaled and does only the rest. Objects that
-//! could not be read for a reason that may pass (network, 5xx, missing
-//! credentials) are never journaled: the run ends with an error naming
-//! them, writes nothing final, and the next run retries them. The
+//! down) skips what is journaled and does only the rest. An object whose
+//! store failed every attempt (network, 5xx, a commitment gone) fails its
+//! miner in this run's files, is never journaled, and is tried again by
+//! the next run; no miner's store stops the others' reveal. The
 //! reputation file records which challenges it has counted, so a reveal
 //! is counted once however often it runs.
 //!
@@ -39,6 +45,7 @@
 //! ([`super::report`]), and the updated reputation file that the next
 //! validator cycle reads ([`super::reputation`]).
 
+mod captures;
 mod check;
 mod duplicates;
 mod journal;
@@ -48,9 +55,8 @@ use std::path::PathBuf;
 
 use veil_core::Round;
 
-use self::check::Unavailable;
 use self::journal::{Journal, Unit, units_of};
-use super::images::{ImageLimits, NEAR_DUPLICATE_MAX};
+use super::images::{Fingerprint, ImageLimits, NEAR_DUPLICATE_MAX};
 use super::records::{
     BeaconRecord, Checked, MinerOutcome, REVEAL_SCHEMA, ReputationRecord, Results, RevealFile,
     RevealSummary, RevealedBase, Verdict,
@@ -124,9 +130,8 @@ impl Progress for Quiet {
 ///
 /// # Errors
 ///
-/// The beacon cannot be had or does not verify, the outputs cannot be
-/// written, or some objects could not be read for a reason that may pass
-/// (the error names how many and the first reason; a rerun retries them).
+/// The beacon cannot be had or does not verify, or the outputs cannot be
+/// written. A miner's unreadable objects fail that miner, not the reveal.
 pub async fn reveal(
     results: &Results,
     config: &RevealConfig,
@@ -138,16 +143,16 @@ pub async fn reveal(
     let cid = &results.challenge_id;
     let journal = Journal::open(&config.out_dir, cid)?;
     let units = units_of(results);
-    let mut done: BTreeMap<(u32, usize), Checked> = BTreeMap::new();
+    let mut done: BTreeMap<(u32, usize, u8), Checked> = BTreeMap::new();
     for u in &units {
         if let Some(c) = journal.read(u) {
-            done.insert((u.uid, u.index), c);
+            done.insert(u.id(), c);
         }
     }
     let resumed = done.len();
     let pending: Vec<Unit> = units
         .iter()
-        .filter(|u| !done.contains_key(&(u.uid, u.index)))
+        .filter(|u| !done.contains_key(&u.id()))
         .cloned()
         .collect();
     if resumed > 0 {
@@ -156,7 +161,6 @@ pub async fn reveal(
             units.len()
         ));
     }
-    let mut unavailable: BTreeMap<(u32, usize), String> = BTreeMap::new();
     let mut rounds: Vec<Round> = units.iter().map(|u| u.round).collect();
     rounds.sort_unstable();
     rounds.dedup();
@@ -169,6 +173,7 @@ pub async fn reveal(
         };
         beacons_used.insert(*round, beacon);
     }
+    let mut unreadable = 0usize;
     if !pending.is_empty() {
         let keys = beacons_used
             .iter()
@@ -176,30 +181,30 @@ pub async fn reveal(
             .collect();
         let checked =
             check::run_pending(results, config, stores, &journal, &keys, pending, progress).await;
-        for (unit, outcome) in checked {
-            match outcome {
-                Ok(c) => {
-                    done.insert((unit.uid, unit.index), c);
-                }
-                Err(Unavailable(why)) => {
-                    unavailable.insert((unit.uid, unit.index), why);
-                }
-            }
+        for outcome in checked {
+            unreadable += usize::from(!outcome.final_);
+            let c = outcome.checked;
+            done.insert((c.uid, c.index, c.angle), c);
         }
     }
+    if unreadable > 0 {
+        progress.note(&format!(
+            "{unreadable} of {} objects could not be read and fail; a rerun tries them again",
+            units.len()
+        ));
+    }
     let mut checked: Vec<Checked> = done.into_values().collect();
-    duplicates::judge_duplicates(&mut checked, results.base.as_ref());
-    let miners = outcomes(results, &units, checked, &unavailable);
+    let base_print = results
+        .base
+        .as_ref()
+        .and_then(|b| b.path.as_deref())
+        .and_then(|p| crate::fs::read_file_capped(p, config.limits.max_bytes).ok())
+        .and_then(|bytes| super::images::decode(&bytes, &config.limits).ok())
+        .map(|img| Fingerprint::of(&img));
+    duplicates::judge_duplicates(&mut checked, results.base.as_ref(), base_print.as_ref());
+    let miners = outcomes(results, captures::merge(checked));
     let reveal_path = config.out_dir.join(format!("reveal-{cid}.json"));
     let report_path = config.out_dir.join(format!("report-{cid}.html"));
-    if let Some(((uid, index), why)) = unavailable.iter().next() {
-        return Err(Error::Content(format!(
-            "{} of {} objects could not be read (uid {uid} #{index}: {why}); \
-             what was checked is kept: run the reveal again to retry the rest",
-            unavailable.len(),
-            units.len()
-        )));
-    }
     let mut reputation = Reputation::load(&config.reputation)?;
     let outcomes_for_rep: Vec<Outcome> = miners
         .iter()
@@ -230,7 +235,8 @@ pub async fn reveal(
             sha256: b.sha256.clone(),
         }),
         requested_variations: results.requested,
-        near_duplicate_max: NEAR_DUPLICATE_MAX,
+        // As written in the source (an f32 widened would print its error).
+        near_duplicate_max: (f64::from(NEAR_DUPLICATE_MAX) * 1e6).round() / 1e6,
         summary: RevealSummary {
             miners: miners.len(),
             objects: units.len(),
@@ -307,23 +313,10 @@ async fn fetch_beacon(
     Ok(beacon)
 }
 
-fn outcomes(
-    results: &Results,
-    units: &[Unit],
-    checked: Vec<Checked>,
-    unavailable: &BTreeMap<(u32, usize), String>,
-) -> Vec<MinerOutcome> {
+fn outcomes(results: &Results, checked: Vec<Checked>) -> Vec<MinerOutcome> {
     let mut by_uid: BTreeMap<u32, Vec<Checked>> = BTreeMap::new();
     for c in checked {
         by_uid.entry(c.uid).or_default().push(c);
-    }
-    for ((uid, index), why) in unavailable {
-        if let Some(u) = units.iter().find(|u| u.uid == *uid && u.index == *index) {
-            by_uid
-                .entry(*uid)
-                .or_default()
-                .push(check::unavailable(u, why));
-        }
     }
     results
         .miners

@@ -42,6 +42,10 @@ use crate::store::{ObjectStore, local::LocalStore};
 /// The devnet's period in the sandbox, seconds.
 pub const DEVNET_PERIOD: u32 = 1;
 
+/// The miners' `min_lead` in the sandbox: its target rounds come a few
+/// seconds after its requests.
+pub const SANDBOX_MIN_LEAD: Duration = Duration::from_secs(2);
+
 /// How the sandbox runs.
 #[derive(Clone, Debug)]
 pub struct SandboxConfig {
@@ -186,6 +190,9 @@ pub async fn run(config: SandboxConfig, say: &dyn Say) -> Result<Vec<CycleSummar
                 limits: ImageLimits::default(),
                 concurrency: cores,
                 allow_emitted_rounds: false,
+                // The sandbox's rounds come seconds after its requests.
+                min_lead: SANDBOX_MIN_LEAD,
+                captures: None,
             },
             axon: AxonConfig {
                 allow: Allow::Hotkeys(allowed),
@@ -236,6 +243,7 @@ pub async fn run(config: SandboxConfig, say: &dyn Say) -> Result<Vec<CycleSummar
             reputation: Some(reputation.clone()),
             daily_seed: None,
             transport: crate::axon::Transport::Axon,
+            keep_objects: true,
         },
         images::samples(),
         Arc::new(FileSink::new(&out.join("weights.json"))),

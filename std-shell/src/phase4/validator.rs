@@ -118,6 +118,10 @@ pub struct ValidatorConfig {
     pub daily_seed: Option<BaseImage>,
     /// How miners are queried: bittensor 10.x axon headers, or btauth/1.
     pub transport: Transport,
+    /// Keep a copy of each accepted object under `objects/` in the results
+    /// folder (the reveal opens it, whatever became of the miner's store);
+    /// otherwise the reveal reads the stores.
+    pub keep_objects: bool,
 }
 
 /// One cycle's outcome.
@@ -322,6 +326,11 @@ impl Validator {
             }
         };
         r.submission_count = items.len();
+        // The answer's place in the receipt order, taken as it arrives.
+        let first_receipt = c.receipts.fetch_add(
+            u64::try_from(items.len()).unwrap_or(u64::MAX),
+            core::sync::atomic::Ordering::Relaxed,
+        );
         let most = c.requested.len();
         let mut seen = Seen::default();
         let mut budget = TypeBudget::new(&c.requested);
@@ -330,7 +339,7 @@ impl Validator {
         // then counted: an answer of millions of items costs one line.
         let listed = most.saturating_mul(2).saturating_add(8);
         let ignored = r.submission_count.saturating_sub(listed);
-        for item in items.into_iter().take(listed) {
+        for (position, item) in (0u64..).zip(items.into_iter().take(listed)) {
             let key = item.get("s3_key").and_then(Value::as_str).map(peer_line);
             let sub: Submission = match serde_json::from_value(item) {
                 Ok(s) => s,
@@ -354,7 +363,7 @@ impl Validator {
                 } else {
                     self.check_capture(m, store.as_ref(), c, &sub, &mut seen)
                         .await
-                        .map(|(r1, r2)| (r1, Some(r2)))
+                        .map(|(a1, a2)| (a1, Some(a2)))
                 }
             } else {
                 requested_items += 1;
@@ -367,10 +376,13 @@ impl Validator {
                 }
             };
             match verdict {
-                Ok((round, round2)) => r.s3_submissions.push(AcceptedSubmission {
+                Ok((first, second)) => r.s3_submissions.push(AcceptedSubmission {
                     submission: sub,
-                    drand_round: Some(round),
-                    drand_round_angle2: round2,
+                    drand_round: Some(first.round),
+                    drand_round_angle2: second.as_ref().map(|s| s.round),
+                    received: Some(first_receipt.saturating_add(position)),
+                    object: Some(first.object),
+                    object_angle2: second.map(|s| s.object),
                 }),
                 Err(reason) => {
                     tracing::info!(uid = m.uid, key = %peer_line(&sub.s3_key), %reason, "rejected");

@@ -99,6 +99,17 @@ fn no_symlinks(root: &Path, rel: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A folder's entity tag: the size and the modification time in
+/// nanoseconds (rewriting a file changes it).
+fn local_tag(m: &std::fs::Metadata) -> String {
+    let ns = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{}-{ns}", m.len())
+}
+
 fn modified(m: &std::fs::Metadata) -> std::time::SystemTime {
     m.modified().unwrap_or(std::time::UNIX_EPOCH)
 }
@@ -195,6 +206,7 @@ impl ObjectStore for LocalStore {
                 key: key.to_owned(),
                 size: m.len(),
                 last_modified: modified(&m),
+                etag: Some(local_tag(&m)),
             })),
             Ok(_) => Ok(None),
             Err(e) if matches!(e.kind(), IoKind::NotFound | IoKind::NotADirectory) => Ok(None),
@@ -294,6 +306,7 @@ fn walk(root: &Path, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
                     key,
                     size: m.len(),
                     last_modified: modified(&m),
+                    etag: Some(local_tag(&m)),
                 });
             }
         }

@@ -223,6 +223,7 @@ fn parse_list_page(xml: &[u8]) -> Result<(Vec<ObjectMeta>, Option<String>), Stri
                             key: k,
                             size: size.take().unwrap_or(0),
                             last_modified: modified.take().unwrap_or(std::time::UNIX_EPOCH),
+                            etag: None,
                         });
                     }
                     (Some(b"ListBucketResult"), b"IsTruncated") => {
@@ -314,6 +315,11 @@ impl ObjectStore for PublicStore {
                             .and_then(|v| v.parse().ok())
                             .unwrap_or(0),
                         last_modified: http_time(resp.headers()),
+                        etag: resp
+                            .headers()
+                            .get(reqwest::header::ETAG)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned),
                     })),
                     StatusCode::NOT_FOUND => Ok(None),
                     s => Err(status_error(&what, s)),

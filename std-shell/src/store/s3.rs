@@ -482,6 +482,7 @@ impl ObjectStore for S3Store {
             key: key.to_owned(),
             size: size(o.content_length()),
             last_modified: system_time(o.last_modified()),
+            etag: o.e_tag().map(str::to_owned),
         }))
     }
 
@@ -521,6 +522,7 @@ impl ObjectStore for S3Store {
                     key: key.to_owned(),
                     size: size(o.size()),
                     last_modified: system_time(o.last_modified()),
+                    etag: o.e_tag().map(str::to_owned),
                 });
             }
             token = page.next_continuation_token().map(str::to_owned);

@@ -19,6 +19,13 @@
 //! | `background_edit` | a two-colour tint blended in towards the edges, away from the centred head |
 //! | `screen_replay` | a keystone (perspective) warp with a dark bezel, scanlines, a moiré pattern, glare and a blue cast, as when a screen is photographed |
 //!
+//! Then, whatever was asked, a **signature**: a smooth colour field drawn
+//! from the seed (luma and colour offsets of up to 40 grey levels at the
+//! points of a 4×4 grid, blended between them). The transforms alone can
+//! leave two miners' `light` variations nearly identical; the field keeps
+//! every pair of honest variations apart by more than twice the
+//! near-duplicate threshold (`docs/duplicates.md`), while a copy keeps it.
+//!
 //! The output has the base image's dimensions (a base larger than 2048 pixels
 //! on a side is first scaled down to fit 2048×2048). Finally the 256 bits of
 //! the seed are written into the least significant bit of the blue channel of
@@ -32,7 +39,7 @@
 
 use image::RgbImage;
 
-use super::transforms::{Stream, background, expression, lighting, pose, screen_replay};
+use super::transforms::{Stream, background, expression, lighting, pose, screen_replay, signature};
 use super::{Generator, Job, Variation, fail_all};
 use crate::Error;
 use crate::limits::MAX_GENERATED_SIDE;
@@ -180,6 +187,7 @@ impl Builtin {
     /// One variation of an already bounded base.
     fn one(base: &RgbImage, v: &Variation<'_>) -> Result<Vec<u8>, Error> {
         let parts = parse_parts(v.kind, v.intensity)?;
+        let steps = parts.len();
         let mut img = base.clone();
         for (step, (kind, strength)) in parts.into_iter().enumerate() {
             let mut r = Stream::new(&v.seed, step, kind.name());
@@ -191,6 +199,7 @@ impl Builtin {
                 Kind::ScreenReplay => screen_replay(img, &mut r, strength),
             };
         }
+        img = signature(img, &mut Stream::new(&v.seed, steps, "signature"));
         fingerprint(&mut img, &v.seed);
         images::encode_png(&img)
     }
@@ -198,7 +207,7 @@ impl Builtin {
 
 impl Generator for Builtin {
     fn describe(&self) -> String {
-        "builtin deterministic transforms (v1)".to_owned()
+        "builtin deterministic transforms (v2)".to_owned()
     }
 
     fn generate(&self, job: &Job<'_>) -> Vec<Result<Vec<u8>, Error>> {

@@ -29,6 +29,12 @@
 //!                   than the configured timeout; every variation of the job fails
 //! ```
 //!
+//! `seed` is the variation's secret seed (module docs of the generators:
+//! keyed by the miner's generator key over the caller, the challenge, the
+//! round and the index). A deterministic model **must** draw all its
+//! randomness from it; a seed is never reused, so images made from it are
+//! nobody else's to compute.
+//!
 //! The base image and `out_dir` live in a fresh directory readable by the
 //! user only (mode 0700) under the system temporary directory; veil deletes
 //! it after reading the outputs, so a command must not keep paths to it.

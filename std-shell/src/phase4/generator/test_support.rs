@@ -8,7 +8,13 @@ use crate::Error;
 use crate::phase4::images::{self, ImageLimits};
 
 pub(super) fn seed(n: u8) -> [u8; 32] {
-    veil_core::miid::variation_seed(&[n; 32], "challenge-1", u32::from(n))
+    let key = veil_core::sign::Keypair::from_mini_secret(&[n; 32]).expect("a key");
+    veil_core::miid::GeneratorKey::derive(&key).variation_seed(
+        &[n; 32],
+        "challenge-1",
+        1000,
+        u32::from(n),
+    )
 }
 
 pub(super) fn variation(

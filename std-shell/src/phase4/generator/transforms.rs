@@ -420,3 +420,61 @@ pub(super) fn screen_replay(img: RgbImage, r: &mut Stream, s: f32) -> RgbImage {
     });
     img
 }
+
+/// Side of the control grid of [`signature`]'s field.
+const SIGNATURE_GRID: usize = 4;
+/// Largest luma offset of [`signature`]'s field, in grey levels (colour
+/// offsets go to 0.8 of it).
+pub(super) const SIGNATURE_AMPLITUDE: f32 = 32.0;
+/// [`signature`] first maps every channel into `[LOW, LOW + SPAN]`, so the
+/// field (and a copier's later brightening) rarely clips.
+const SIGNATURE_LOW: f32 = 48.0;
+const SIGNATURE_SPAN: f32 = 160.0;
+
+/// What tells two miners' variations of one base apart, whatever was
+/// asked: a smooth colour field drawn from the seed — luma and two colour
+/// offsets at the points of a 4×4 grid, blended between them — added to
+/// the image. Low in frequency, so a re-encoded, rescaled or slightly
+/// cropped copy keeps it; independent between seeds, so two honest
+/// variations differ by two such fields (`docs/duplicates.md`).
+pub(super) fn signature(mut img: RgbImage, r: &mut Stream) -> RgbImage {
+    let amp = SIGNATURE_AMPLITUDE;
+    let points: Vec<[f32; 3]> = (0..SIGNATURE_GRID * SIGNATURE_GRID)
+        .map(|_| {
+            [
+                r.range(-1.0, 1.0) * amp,
+                r.range(-1.0, 1.0) * amp * 0.8,
+                r.range(-1.0, 1.0) * amp * 0.8,
+            ]
+        })
+        .collect();
+    let last = fu(u32::try_from(SIGNATURE_GRID - 1).unwrap_or(1));
+    let (w, h) = (fu(img.width()), fu(img.height()));
+    let at = |i: usize, j: usize| {
+        points
+            .get(j * SIGNATURE_GRID + i)
+            .copied()
+            .unwrap_or([0.0; 3])
+    };
+    // The cell of a grid coordinate and the smoothed position in it.
+    let locate = |v: f32| {
+        let v = v.clamp(0.0, last);
+        let cell = floor_i32(v.min(last - 1.0)).max(0);
+        let t = v - cell as f32;
+        (usize::try_from(cell).unwrap_or(0), t * t * (3.0 - 2.0 * t))
+    };
+    map_pixels(&mut img, |x, y, p| {
+        let (i, tx) = locate(x / (w - 1.0).max(1.0) * last);
+        let (j, ty) = locate(y / (h - 1.0).max(1.0) * last);
+        let top = lerp3(at(i, j), at(i + 1, j), tx);
+        let bottom = lerp3(at(i, j + 1), at(i + 1, j + 1), tx);
+        let [luma, blue, red] = lerp3(top, bottom, ty);
+        let p = p.map(|c| SIGNATURE_LOW + c * (SIGNATURE_SPAN / 255.0));
+        [
+            p[0] + luma + red,
+            p[1] + luma - 0.5 * red - 0.3 * blue,
+            p[2] + luma + blue,
+        ]
+    });
+    img
+}

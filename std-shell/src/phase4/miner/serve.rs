@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use veil_core::sign::Keypair;
 
+use super::rounds::ChallengeRounds;
 use super::{Miner, MinerConfig};
 use crate::Error;
 use crate::axon::{self, AxonConfig};
@@ -29,7 +30,8 @@ pub struct ServeConfig {
     pub axon: AxonConfig,
     /// Where its objects go.
     pub store: Arc<dyn ObjectStore>,
-    /// Where objects wait while the store fails.
+    /// Where objects wait while the store fails; also where the miner keeps
+    /// its journal of rounds per (caller, challenge).
     pub spool: PathBuf,
     /// How often the spool is flushed.
     pub flush_every: Duration,
@@ -72,6 +74,10 @@ impl MinerService {
     /// The spool cannot be opened.
     pub fn start(config: ServeConfig) -> Result<Self, Error> {
         let spool = Spool::open(&config.spool, DEFAULT_SPOOL_CAP)?;
+        let rounds = Arc::new(ChallengeRounds::open(
+            &config.spool.join("challenge-rounds.jsonl"),
+            config.clock.now(),
+        )?);
         let uploader = Arc::new(Uploader::new(config.store, spool));
         let flusher = uploader.spawn_flusher(config.flush_every);
         let public = config.keypair.public();
@@ -81,6 +87,7 @@ impl MinerService {
             uploader,
             config.generator,
             Arc::clone(&config.clock),
+            rounds,
         ));
         let hotkey = miner.hotkey().to_owned();
         let router = axon::router(&public, config.axon, miner, config.clock);

@@ -202,6 +202,34 @@ pub struct AcceptedSubmission {
     /// two photos one after the other: they may straddle a round).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drand_round_angle2: Option<u64>,
+    /// Its place in the validator's receipt order for this challenge
+    /// (0 first): of copies, the earliest received keeps credit. Never a
+    /// time the miner controls.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<u64>,
+    /// The object as the validator accepted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<ObjectRecord>,
+    /// A capture's second object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_angle2: Option<ObjectRecord>,
+}
+
+/// A stored object as the validator accepted it: what it was, and where
+/// the validator kept a copy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectRecord {
+    /// Its size in bytes.
+    pub size: u64,
+    /// The store's entity tag then, when it gave one.
+    #[serde(default)]
+    pub etag: Option<String>,
+    /// SHA-256 hex of the sealed bytes.
+    pub sha256: String,
+    /// The validator's copy, relative to the results file's folder
+    /// (`objects/{challenge_id}/{sha256}.tlock`), when it kept one.
+    #[serde(default)]
+    pub copy: Option<String>,
 }
 
 /// A submission that did not pass, and why.

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::Uav;
 use crate::Error;
 
 /// The schema tag of the reveal file veil writes.
@@ -23,8 +24,8 @@ pub enum Verdict {
     Verified,
     /// It failed one (the reason says which).
     Failed,
-    /// It could not be read this run (a rerun retries it); only in the
-    /// reveal file, never journaled.
+    /// It could not be read (reveal files before captures and copies; a
+    /// reveal now fails such an object once its retries are spent).
     Unavailable,
 }
 
@@ -47,6 +48,9 @@ pub struct Checked {
     pub uid: u32,
     /// Position in the miner's accepted submissions.
     pub index: usize,
+    /// 1, or 2 for a capture's second photo (written only when 2).
+    #[serde(default = "first_angle", skip_serializing_if = "is_first_angle")]
+    pub angle: u8,
     /// The object's key.
     pub s3_key: String,
     /// The variation type it claims.
@@ -75,6 +79,35 @@ pub struct Checked {
     pub image: Option<String>,
     /// The thumbnail, relative to the output folder.
     pub thumbnail: Option<String>,
+    /// Its place in the validator's receipt order (of copies, the earliest
+    /// keeps credit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received: Option<u64>,
+    /// Read from the validator's copy (`copy`) or from the miner's store
+    /// (`store`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The miner's store no longer holds the accepted object (replaced or
+    /// gone since): what the validator's copy is judged on instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_after_acceptance: Option<String>,
+    /// A capture's UAV report, as the miner gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screen_replay_uav: Option<Uav>,
+    /// A capture's second photo (only in the reveal file; journaled on its
+    /// own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub angle2: Option<Box<Checked>>,
+}
+
+const fn first_angle() -> u8 {
+    1
+}
+
+// serde's skip_serializing_if passes a reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+const fn is_first_angle(angle: &u8) -> bool {
+    *angle == 1
 }
 
 /// One miner's reveal.
@@ -173,8 +206,8 @@ pub struct RevealFile {
     pub base_image: Option<RevealedBase>,
     /// Variations requested of each miner.
     pub requested_variations: usize,
-    /// The near-copy threshold used, grey levels.
-    pub near_duplicate_max: f32,
+    /// The near-copy threshold used (`docs/duplicates.md`).
+    pub near_duplicate_max: f64,
     /// Totals.
     pub summary: RevealSummary,
     /// By uid (decimal string).

@@ -58,6 +58,23 @@ pub struct Uav {
     pub edge_crop_cues: bool,
 }
 
+impl Uav {
+    /// The core's view, for its checks.
+    pub fn as_core(&self) -> ScreenReplayUav<'_> {
+        ScreenReplayUav {
+            seed_image: &self.seed_image,
+            date: &self.date,
+            camera_used: &self.camera_used,
+            device_photographed: &self.device_photographed,
+            moire_pixel_grid: self.moire_pixel_grid,
+            screen_glare_hotspots: self.screen_glare_hotspots,
+            perspective_keystone_distortion: self.perspective_keystone_distortion,
+            gamma_contrast_shift: self.gamma_contrast_shift,
+            edge_crop_cues: self.edge_crop_cues,
+        }
+    }
+}
+
 impl Submission {
     /// A submission of one image.
     pub fn single(
@@ -86,17 +103,7 @@ impl Submission {
             s3_key_angle2: self.s3_key_angle2.as_deref(),
             image_hash_angle2: self.image_hash_angle2.as_deref(),
             signature_angle2: self.signature_angle2.as_deref(),
-            screen_replay_uav: self.screen_replay_uav.as_ref().map(|u| ScreenReplayUav {
-                seed_image: &u.seed_image,
-                date: &u.date,
-                camera_used: &u.camera_used,
-                device_photographed: &u.device_photographed,
-                moire_pixel_grid: u.moire_pixel_grid,
-                screen_glare_hotspots: u.screen_glare_hotspots,
-                perspective_keystone_distortion: u.perspective_keystone_distortion,
-                gamma_contrast_shift: u.gamma_contrast_shift,
-                edge_crop_cues: u.edge_crop_cues,
-            }),
+            screen_replay_uav: self.screen_replay_uav.as_ref().map(Uav::as_core),
             ..S3Submission::new(
                 &self.s3_key,
                 &self.image_hash,

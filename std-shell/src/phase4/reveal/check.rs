@@ -19,14 +19,23 @@ use super::journal::{Journal, Unit};
 use super::{Progress, RevealConfig};
 use crate::limits::THUMBNAIL_SIDE;
 use crate::phase4::images::{self, Fingerprint, ImageLimits};
-use crate::phase4::records::{Checked, MinerRecord, Results, Verdict};
+use crate::phase4::records::{Checked, MinerRecord, ObjectRecord, Results, Verdict};
 use crate::phase4::stores::Stores;
 use crate::store::{ErrorKind, ObjectStore};
 use crate::text::peer_line;
 use crate::timelock;
 
-/// Why an object was not checked this run (a rerun retries it).
-pub(super) struct Unavailable(pub(super) String);
+/// How often the reveal tries a store that fails for a reason that may
+/// pass, and how long it waits after the first failure (doubling).
+const READ_ATTEMPTS: u32 = 3;
+const READ_PAUSE: core::time::Duration = core::time::Duration::from_secs(1);
+
+/// A checked object, and whether its verdict is final (journaled) or may
+/// change on a rerun (an object that could not be read).
+pub(super) struct Outcome {
+    pub(super) checked: Checked,
+    pub(super) final_: bool,
+}
 
 /// A progress bar on stderr, drawn only when stderr is a terminal.
 fn bar(len: usize, enabled: bool) -> indicatif::ProgressBar {
@@ -45,7 +54,9 @@ fn bar(len: usize, enabled: bool) -> indicatif::ProgressBar {
     bar
 }
 
-/// Downloads, opens and checks every pending object.
+/// Downloads (or reads the validator's copy of), opens and checks every
+/// pending object. One miner's store failing costs that miner's objects
+/// only, once the retries are spent.
 pub(super) async fn run_pending(
     results: &Results,
     config: &RevealConfig,
@@ -54,7 +65,7 @@ pub(super) async fn run_pending(
     keys: &BTreeMap<Round, RoundKey>,
     pending: Vec<Unit>,
     progress: &dyn Progress,
-) -> Vec<(Unit, Result<Checked, Unavailable>)> {
+) -> Vec<Outcome> {
     progress.note(&format!(
         "opening {} objects, {} at a time",
         pending.len(),
@@ -71,50 +82,85 @@ pub(super) async fn run_pending(
         journal: journal.clone(),
         out_dir: config.out_dir.clone(),
     });
+    let results_dir = results
+        .path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
     let miners: HashMap<u32, &MinerRecord> = results.miners.iter().map(|m| (m.uid, m)).collect();
     let work = futures_util::stream::iter(pending).map(|unit| {
         let cpu = Arc::clone(&cpu);
         let ctx = Arc::clone(&ctx);
         let bar = bar.clone();
         let failed = &failed;
+        let results_dir = &results_dir;
         let store = miners
             .get(&unit.uid)
             .ok_or_else(|| "no such miner".to_owned())
             .and_then(|m| stores.open(m));
         async move {
-            let outcome = match store {
-                Err(why) => Err(Unavailable(why)),
-                Ok(store) => {
-                    match download(store.as_ref(), &unit.sub.s3_key, config.max_object).await {
-                        Err(skip) => Err(skip),
-                        Ok(Err(reason)) => Ok(Context::failed_before_opening(&unit, reason)),
-                        Ok(Ok(bytes)) => {
-                            let permit = cpu.acquire_owned().await;
-                            let u = unit.clone();
-                            let ctx = Arc::clone(&ctx);
-                            let joined = tokio::task::spawn_blocking(move || {
-                                let _permit = permit;
-                                ctx.check(&u, &bytes)
-                            })
-                            .await;
-                            match joined {
-                                Ok(checked) => Ok(checked),
-                                Err(e) => Err(Unavailable(format!("the check stopped: {e}"))),
+            let read = read_object(&unit, results_dir, store, config.max_object).await;
+            let outcome = match read {
+                Read::Final(reason) => Outcome {
+                    checked: Context::failed_before_opening(&unit, reason),
+                    final_: true,
+                },
+                Read::Unreadable(reason) => Outcome {
+                    checked: Context::failed_before_opening(&unit, reason),
+                    final_: false,
+                },
+                Read::Bytes {
+                    bytes,
+                    source,
+                    changed,
+                } => {
+                    let permit = cpu.acquire_owned().await;
+                    let u = unit.clone();
+                    let ctx = Arc::clone(&ctx);
+                    let joined = tokio::task::spawn_blocking(move || {
+                        let _permit = permit;
+                        ctx.check(&u, &bytes)
+                    })
+                    .await;
+                    match joined {
+                        Ok(mut checked) => {
+                            checked.source = Some(source.to_owned());
+                            checked.changed_after_acceptance = changed;
+                            Outcome {
+                                checked,
+                                final_: true,
                             }
                         }
+                        Err(e) => Outcome {
+                            checked: Context::failed_before_opening(
+                                &unit,
+                                format!("the check stopped: {e}"),
+                            ),
+                            final_: false,
+                        },
                     }
                 }
             };
-            let outcome = outcome.and_then(|c| match ctx.journal.write(&c) {
-                Ok(()) => Ok(c),
-                Err(e) => Err(Unavailable(format!("cannot journal: {e}"))),
-            });
-            if !matches!(&outcome, Ok(c) if c.verdict == Verdict::Verified) {
+            let outcome = if outcome.final_ {
+                match ctx.journal.write(&outcome.checked) {
+                    Ok(()) => outcome,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot journal a verdict: a rerun checks it again");
+                        Outcome {
+                            final_: false,
+                            ..outcome
+                        }
+                    }
+                }
+            } else {
+                outcome
+            };
+            if outcome.checked.verdict != Verdict::Verified {
                 let n = failed.fetch_add(1, core::sync::atomic::Ordering::Relaxed) + 1;
                 bar.set_message(format!("{n} not verified"));
             }
             bar.inc(1);
-            (unit, outcome)
+            outcome
         }
     });
     let out: Vec<_> = work
@@ -125,21 +171,165 @@ pub(super) async fn run_pending(
     out
 }
 
+/// What reading one object came to.
+enum Read {
+    /// Its sealed bytes, where they came from, and whether the miner's
+    /// store still holds the accepted object.
+    Bytes {
+        bytes: Vec<u8>,
+        source: &'static str,
+        changed: Option<String>,
+    },
+    /// It cannot be had, for good (gone, too large, replaced after
+    /// acceptance with no copy kept).
+    Final(String),
+    /// Its store failed every attempt (a rerun tries again).
+    Unreadable(String),
+}
+
+/// The accepted object's bytes: the validator's copy when it kept one and
+/// it is intact (the store is then only asked whether it still holds the
+/// same object), else the miner's store, retried, and checked against what
+/// was accepted.
+async fn read_object(
+    unit: &Unit,
+    results_dir: &Path,
+    store: Result<Arc<dyn ObjectStore>, String>,
+    max: u64,
+) -> Read {
+    let accepted = unit.object.as_ref();
+    if let Some((bytes, object)) = accepted.and_then(|o| read_copy(results_dir, o, max)) {
+        let changed = match &store {
+            Ok(store) => changed_in_store(store.as_ref(), &unit.sub.s3_key, object, max).await,
+            Err(why) => Some(format!("its store cannot be opened now: {why}")),
+        };
+        return Read::Bytes {
+            bytes,
+            source: "copy",
+            changed,
+        };
+    }
+    let store = match store {
+        Ok(store) => store,
+        Err(why) => return Read::Unreadable(format!("its store cannot be opened: {why}")),
+    };
+    let bytes = match download(store.as_ref(), &unit.sub.s3_key, max).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(reason)) => return Read::Final(reason),
+        Err(reason) => return Read::Unreadable(reason),
+    };
+    if let Some(o) = accepted {
+        let sha = hex::encode(Sha256::digest(&bytes));
+        if !sha.eq_ignore_ascii_case(&o.sha256) {
+            return Read::Final(format!(
+                "changed after acceptance: {} holds other bytes than the validator accepted \
+                 (sha256 {sha}, accepted {}), and no copy was kept",
+                store.describe(),
+                o.sha256
+            ));
+        }
+    }
+    Read::Bytes {
+        bytes,
+        source: "store",
+        changed: None,
+    }
+}
+
+/// The validator's copy of `object`, if it kept one and it is intact.
+fn read_copy<'o>(
+    results_dir: &Path,
+    object: &'o ObjectRecord,
+    max: u64,
+) -> Option<(Vec<u8>, &'o ObjectRecord)> {
+    let rel = object.copy.as_deref()?;
+    // The copy lives under the results folder: never elsewhere.
+    if rel
+        .split('/')
+        .any(|p| p.is_empty() || p == "." || p == "..")
+        || rel.starts_with('/')
+    {
+        return None;
+    }
+    let cap = usize::try_from(max).unwrap_or(usize::MAX);
+    let bytes = crate::fs::read_file_capped(&results_dir.join(rel), cap).ok()?;
+    hex::encode(Sha256::digest(&bytes))
+        .eq_ignore_ascii_case(&object.sha256)
+        .then_some((bytes, object))
+}
+
+/// Whether the store still holds the object that was accepted: its size
+/// and entity tag then, or, when the store gives no tag, its bytes. One
+/// attempt, no retries: it is only reported.
+async fn changed_in_store(
+    store: &dyn ObjectStore,
+    key: &str,
+    object: &ObjectRecord,
+    max: u64,
+) -> Option<String> {
+    let now_holds = |what: String| {
+        format!(
+            "{} now holds {what}; the copy the validator kept is checked",
+            store.describe()
+        )
+    };
+    let meta = match store.head(key).await {
+        Ok(Some(meta)) => meta,
+        Ok(None) => return Some(now_holds("nothing under its key".into())),
+        Err(_) => return None,
+    };
+    if meta.size != object.size {
+        return Some(now_holds(format!("another object ({} bytes)", meta.size)));
+    }
+    match (&object.etag, &meta.etag) {
+        (Some(then), Some(now)) if then == now => None,
+        (Some(_), Some(now)) => Some(now_holds(format!("another object (ETag {now})"))),
+        _ => match store.get(key, max).await {
+            Ok(bytes)
+                if !hex::encode(Sha256::digest(&bytes)).eq_ignore_ascii_case(&object.sha256) =>
+            {
+                Some(now_holds(
+                    "another object (other bytes, the same size)".into(),
+                ))
+            }
+            _ => None,
+        },
+    }
+}
+
 /// The object's bytes; `Ok(Err(reason))` for a final failure (gone, too
-/// large), `Err` for one that may pass.
+/// large), `Err` once every attempt failed for a reason that may pass.
 async fn download(
     store: &dyn ObjectStore,
     key: &str,
     max: u64,
-) -> Result<Result<Vec<u8>, String>, Unavailable> {
-    match store.get(key, max).await {
-        Ok(bytes) => Ok(Ok(bytes)),
-        Err(e) => match e.kind() {
-            ErrorKind::NotFound => Ok(Err(format!("the object is gone from {}", store.describe()))),
-            ErrorKind::TooLarge => Ok(Err(format!("the object is larger than {max} bytes"))),
-            ErrorKind::InvalidKey => Ok(Err(format!("the key is not acceptable: {e}"))),
-            _ => Err(Unavailable(format!("{}: {e}", store.describe()))),
-        },
+) -> Result<Result<Vec<u8>, String>, String> {
+    let mut pause = READ_PAUSE;
+    let mut attempt = 1;
+    loop {
+        match store.get(key, max).await {
+            Ok(bytes) => return Ok(Ok(bytes)),
+            Err(e) => match e.kind() {
+                ErrorKind::NotFound => {
+                    return Ok(Err(format!("the object is gone from {}", store.describe())));
+                }
+                ErrorKind::TooLarge => {
+                    return Ok(Err(format!("the object is larger than {max} bytes")));
+                }
+                ErrorKind::InvalidKey => return Ok(Err(format!("the key is not acceptable: {e}"))),
+                _ if attempt >= READ_ATTEMPTS => {
+                    return Err(format!(
+                        "unreadable: {}: {e} (after {READ_ATTEMPTS} attempts)",
+                        store.describe()
+                    ));
+                }
+                _ => {
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                    attempt += 1;
+                }
+            },
+        }
     }
 }
 
@@ -159,6 +349,7 @@ impl Context {
         Checked {
             uid: unit.uid,
             index: unit.index,
+            angle: unit.angle,
             s3_key: unit.sub.s3_key.clone(),
             variation_type: peer_line(&unit.sub.variation_type),
             round: Some(unit.round.get()),
@@ -172,6 +363,13 @@ impl Context {
             fingerprint: None,
             image: None,
             thumbnail: None,
+            received: unit.received,
+            source: None,
+            changed_after_acceptance: None,
+            screen_replay_uav: (unit.angle == 1)
+                .then(|| unit.sub.screen_replay_uav.clone())
+                .flatten(),
+            angle2: None,
         }
     }
 
@@ -229,27 +427,23 @@ impl Context {
         key.verify(msg.as_bytes(), &sig)
             .map_err(|_| "the signature does not verify under the miner's hotkey".to_owned())?;
         let kind = images::Format::detect(&plain).map_err(|e| e.to_string())?;
-        let img = images::decode(&plain, &self.limits).map_err(|e| e.to_string())?;
+        // A real capture's photos come from phone cameras.
+        let limits = if unit.sub.s3_key_angle2.is_some() || unit.angle == 2 {
+            ImageLimits::capture()
+        } else {
+            self.limits
+        };
+        let img = images::decode(&plain, &limits).map_err(|e| e.to_string())?;
         c.width = Some(img.width());
         c.height = Some(img.height());
         c.fingerprint = Some(Fingerprint::of(&img).to_hex());
-        let image_path = self
-            .journal
-            .image_path(unit.uid, unit.index, kind.extension());
+        let image_path = self.journal.image_path(unit, kind.extension());
         crate::fs::write_private_atomic(&image_path, &plain).map_err(|e| e.to_string())?;
         c.image = Some(self.relative(&image_path));
         let thumb = images::thumbnail_jpeg(&img, THUMBNAIL_SIDE).map_err(|e| e.to_string())?;
-        let thumb_path = self.journal.thumbnail_path(unit.uid, unit.index);
+        let thumb_path = self.journal.thumbnail_path(unit);
         crate::fs::write_private_atomic(&thumb_path, &thumb).map_err(|e| e.to_string())?;
         c.thumbnail = Some(self.relative(&thumb_path));
         Ok(())
     }
-}
-
-/// The record of an object that could not be read this run.
-pub(super) fn unavailable(unit: &Unit, why: &str) -> Checked {
-    let mut c = Context::blank(unit);
-    c.verdict = Verdict::Unavailable;
-    c.reason = Some(why.to_owned());
-    c
 }

@@ -1,5 +1,6 @@
 //! The reveal's journal, which makes it resumable: `{out}/reveal-{cid}/`
-//! holds one verdict per checked object (`checked/{uid}-{index}.json`),
+//! holds one verdict per checked object (`checked/{uid}-{index}.json`, and
+//! `{uid}-{index}-a2.json` for a capture's second angle),
 //! the plaintexts (`images/`), the thumbnails (`thumbs/`) and the verified
 //! beacon of each round (`beacon-{round}.json`). Every entry is written atomically as soon as it
 //! is known, and read back only for the very object it names.
@@ -13,42 +14,100 @@ use veil_core::{Round, ss58};
 use crate::Error;
 use crate::drand::FetchedBeacon;
 use crate::limits::MAX_JOURNAL_ENTRY;
-use crate::phase4::records::{Checked, Results, Submission};
+use crate::phase4::records::{Checked, ObjectRecord, Results, Submission};
 
-/// One object to check.
+/// One object to check: a submission, or a capture's second angle.
 #[derive(Clone, Debug)]
 pub(super) struct Unit {
     pub(super) uid: u32,
     pub(super) index: usize,
+    /// 1, or 2 for a capture's second photo.
+    pub(super) angle: u8,
     pub(super) hotkey: String,
     pub(super) key: Option<PublicKey>,
+    /// The record as this object's own: for a second angle, its key, hash
+    /// and signature in the primary fields.
     pub(super) sub: Submission,
     /// The round it is sealed to, as the validator found it (results v1:
     /// the target round).
     pub(super) round: Round,
+    /// Its place in the validator's receipt order (results v2).
+    pub(super) received: Option<u64>,
+    /// The object as the validator accepted it.
+    pub(super) object: Option<ObjectRecord>,
 }
 
-/// Every accepted submission of `results`, in uid then index order.
+impl Unit {
+    /// Which object this is: (uid, index, angle).
+    pub(super) fn id(&self) -> (u32, usize, u8) {
+        (self.uid, self.index, self.angle)
+    }
+
+    /// The file-name stem of its journal entry and images.
+    fn stem(&self) -> String {
+        stem(self.uid, self.index, self.angle)
+    }
+}
+
+fn stem(uid: u32, index: usize, angle: u8) -> String {
+    if angle == 2 {
+        format!("{uid}-{index}-a2")
+    } else {
+        format!("{uid}-{index}")
+    }
+}
+
+/// Every accepted submission of `results` (a capture's second angle after
+/// its first), in uid then index order.
 pub(super) fn units_of(results: &Results) -> Vec<Unit> {
     let mut units = Vec::new();
+    let round_of = |r: Option<u64>| {
+        r.and_then(|r| Round::new(r).ok())
+            .filter(|r| *r <= results.round)
+            .unwrap_or(results.round)
+    };
     for m in &results.miners {
         let key = ss58::decode(&m.hotkey)
             .ok()
             .and_then(|(_, k)| PublicKey::from_bytes(&k).ok());
         for (index, accepted) in m.submissions.iter().enumerate() {
-            let round = accepted
-                .drand_round
-                .and_then(|r| Round::new(r).ok())
-                .filter(|r| *r <= results.round)
-                .unwrap_or(results.round);
+            let sub = &accepted.submission;
             units.push(Unit {
                 uid: m.uid,
                 index,
+                angle: 1,
                 hotkey: m.hotkey.clone(),
                 key,
-                sub: accepted.submission.clone(),
-                round,
+                sub: sub.clone(),
+                round: round_of(accepted.drand_round),
+                received: accepted.received,
+                object: accepted.object.clone(),
             });
+            if let (Some(key2), Some(hash2), Some(sig2)) = (
+                &sub.s3_key_angle2,
+                &sub.image_hash_angle2,
+                &sub.signature_angle2,
+            ) {
+                let mut second = Submission::single(
+                    key2.clone(),
+                    hash2.clone(),
+                    sig2.clone(),
+                    sub.variation_type.clone(),
+                    sub.path_signature.clone(),
+                );
+                second.screen_replay_uav.clone_from(&sub.screen_replay_uav);
+                units.push(Unit {
+                    uid: m.uid,
+                    index,
+                    angle: 2,
+                    hotkey: m.hotkey.clone(),
+                    key,
+                    sub: second,
+                    round: round_of(accepted.drand_round_angle2.or(accepted.drand_round)),
+                    received: accepted.received,
+                    object: accepted.object_angle2.clone(),
+                });
+            }
         }
     }
     units
@@ -71,35 +130,35 @@ impl Journal {
         Ok(Self { dir })
     }
 
-    fn entry(&self, uid: u32, index: usize) -> PathBuf {
-        self.dir.join("checked").join(format!("{uid}-{index}.json"))
+    fn entry(&self, stem: &str) -> PathBuf {
+        self.dir.join("checked").join(format!("{stem}.json"))
     }
 
-    /// Where the plaintext of `(uid, index)` goes, with `extension`.
-    pub(super) fn image_path(&self, uid: u32, index: usize, extension: &str) -> PathBuf {
+    /// Where the plaintext of `u` goes, with `extension`.
+    pub(super) fn image_path(&self, u: &Unit, extension: &str) -> PathBuf {
         self.dir
             .join("images")
-            .join(format!("{uid}-{index}.{extension}"))
+            .join(format!("{}.{extension}", u.stem()))
     }
 
-    /// Where the thumbnail of `(uid, index)` goes.
-    pub(super) fn thumbnail_path(&self, uid: u32, index: usize) -> PathBuf {
-        self.dir.join("thumbs").join(format!("{uid}-{index}.jpg"))
+    /// Where the thumbnail of `u` goes.
+    pub(super) fn thumbnail_path(&self, u: &Unit) -> PathBuf {
+        self.dir.join("thumbs").join(format!("{}.jpg", u.stem()))
     }
 
     /// The journaled outcome of `u`, if one was written for this very
     /// object.
     pub(super) fn read(&self, u: &Unit) -> Option<Checked> {
-        let bytes =
-            crate::fs::read_file_capped(&self.entry(u.uid, u.index), MAX_JOURNAL_ENTRY).ok()?;
+        let bytes = crate::fs::read_file_capped(&self.entry(&u.stem()), MAX_JOURNAL_ENTRY).ok()?;
         let c: Checked = serde_json::from_slice(&bytes).ok()?;
-        (c.uid == u.uid && c.index == u.index && c.s3_key == u.sub.s3_key).then_some(c)
+        (c.uid == u.uid && c.index == u.index && c.angle == u.angle && c.s3_key == u.sub.s3_key)
+            .then_some(c)
     }
 
     /// Journals one outcome.
     pub(super) fn write(&self, c: &Checked) -> Result<(), Error> {
         let bytes = serde_json::to_vec(c).map_err(|e| Error::Content(e.to_string()))?;
-        crate::fs::write_private_atomic(&self.entry(c.uid, c.index), &bytes)
+        crate::fs::write_private_atomic(&self.entry(&stem(c.uid, c.index, c.angle)), &bytes)
     }
 
     fn beacon_path(&self, round: Round) -> PathBuf {

@@ -34,6 +34,9 @@ pub(super) struct Challenge {
     pub(super) seed_name: String,
     pub(super) requested: Vec<RequestedVariation>,
     pub(super) fields: Map<String, Value>,
+    /// The next place in the receipt order: each answer takes as many as
+    /// it has items, when it arrives.
+    pub(super) receipts: core::sync::atomic::AtomicU64,
 }
 
 impl Validator {
@@ -100,6 +103,7 @@ impl Validator {
             seed_name,
             requested,
             fields,
+            receipts: core::sync::atomic::AtomicU64::new(0),
         })
     }
 }

@@ -25,11 +25,19 @@ use std::collections::HashSet;
 use veil_core::miid;
 use veil_core::sign::Signature;
 
+use sha2::{Digest, Sha256};
+
 use super::challenge::Challenge;
 use super::{MinerEntry, Validator};
-use crate::phase4::records::{RequestedVariation, Submission};
+use crate::phase4::records::{ObjectRecord, RequestedVariation, Submission};
 use crate::store::{ErrorKind, ObjectStore};
 use crate::timelock;
+
+/// An accepted object: the round it is sealed to, and what it was.
+pub(super) struct Accepted {
+    pub(super) round: u64,
+    pub(super) object: ObjectRecord,
+}
 
 /// What one answer has taken so far, so nothing repeats in it.
 #[derive(Default)]
@@ -90,8 +98,8 @@ fn check_key(
 }
 
 impl Validator {
-    /// Checks one requested submission of `m`'s answer; returns the round
-    /// its object is sealed to.
+    /// Checks one requested submission of `m`'s answer; returns its
+    /// accepted object.
     pub(super) async fn check(
         &self,
         m: &MinerEntry,
@@ -100,7 +108,7 @@ impl Validator {
         sub: &Submission,
         seen: &mut Seen,
         budget: &mut TypeBudget,
-    ) -> Result<u64, String> {
+    ) -> Result<Accepted, String> {
         sub.as_core()
             .validate()
             .map_err(|e| format!("malformed: {e}"))?;
@@ -122,7 +130,7 @@ impl Validator {
     /// with its second angle): both keys under the miner's prefix with the
     /// capture's seed image as their seed part (`screen_replay` and
     /// `screen_replay_angle2` as their types), both signatures, both
-    /// objects. Returns the rounds of the two angles' objects.
+    /// objects. Returns the two angles' accepted objects.
     pub(super) async fn check_capture(
         &self,
         m: &MinerEntry,
@@ -130,7 +138,7 @@ impl Validator {
         c: &Challenge,
         sub: &Submission,
         seen: &mut Seen,
-    ) -> Result<(u64, u64), String> {
+    ) -> Result<(Accepted, Accepted), String> {
         let core = sub.as_core();
         core.validate().map_err(|e| format!("malformed: {e}"))?;
         let (key2, hash2, sig2) = core
@@ -170,12 +178,12 @@ impl Validator {
         self.check_signature(m, c, &sub.image_hash, &sub.signature)?;
         self.check_signature(m, c, hash2, sig2)
             .map_err(|e| format!("signature_angle2: {e}"))?;
-        let round = self.check_object(store, c, &sub.s3_key).await?;
-        let round2 = self
+        let first = self.check_object(store, c, &sub.s3_key).await?;
+        let second = self
             .check_object(store, c, key2)
             .await
             .map_err(|e| format!("the second angle: {e}"))?;
-        Ok((round, round2))
+        Ok((first, second))
     }
 
     /// The signature of `challenge:{cid}:hash:{hash}` under the miner's hotkey.
@@ -195,13 +203,14 @@ impl Validator {
     }
 
     /// The object is in the store, within the cap, a ciphertext of this
-    /// chain, sealed to an acceptable round (module docs); returns it.
+    /// chain, sealed to an acceptable round (module docs); returns its round
+    /// and record, its copy kept when the validator keeps copies.
     async fn check_object(
         &self,
         store: &dyn ObjectStore,
         c: &Challenge,
         key: &str,
-    ) -> Result<u64, String> {
+    ) -> Result<Accepted, String> {
         let meta = match store.head(key).await {
             Ok(Some(meta)) => meta,
             Ok(None) => return Err(format!("the object is not in {}", store.describe())),
@@ -229,11 +238,52 @@ impl Validator {
             }
         }
         // A raw TLE names no round: the reveal opens it with the target's.
-        let Some(round) = seen.round else {
-            return Ok(c.target);
+        let round = match seen.round {
+            Some(round) => {
+                self.check_round(c, round)?;
+                round
+            }
+            None => c.target,
         };
-        self.check_round(c, round)?;
-        Ok(round)
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let copy = if self.config.keep_objects {
+            self.keep_copy(c, &sha256, &bytes)
+        } else {
+            None
+        };
+        Ok(Accepted {
+            round,
+            object: ObjectRecord {
+                size: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
+                etag: meta.etag,
+                sha256,
+                copy,
+            },
+        })
+    }
+
+    /// Keeps the accepted bytes at `objects/{cid}/{sha256}.tlock` under the
+    /// results folder (private, written once): whatever happens to the
+    /// miner's store afterwards, the reveal opens what was accepted.
+    /// A copy that cannot be written is logged, never held against the
+    /// miner: the reveal then reads its store.
+    fn keep_copy(&self, c: &Challenge, sha256: &str, bytes: &[u8]) -> Option<String> {
+        let rel = format!("objects/{}/{sha256}.tlock", c.cid);
+        let path = self.config.out_dir.join(&rel);
+        let kept = if path.exists() {
+            Ok(())
+        } else {
+            path.parent()
+                .map_or(Ok(()), crate::fs::create_private_dir_all)
+                .and_then(|()| crate::fs::write_private_atomic(&path, bytes))
+        };
+        match kept {
+            Ok(()) => Some(rel),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot keep a copy of an accepted object");
+                None
+            }
+        }
     }
 
     /// `round ≤ target`, emitted more than one period after the answers

@@ -11,7 +11,7 @@ use veil::clock::SystemClock;
 use veil::phase4::generator::{Builtin, External, Generator};
 use veil::phase4::images::ImageLimits;
 use veil::phase4::metagraph::Metagraph;
-use veil::phase4::miner::{MinerConfig, MinerService, ServeConfig};
+use veil::phase4::miner::{CaptureQueue, MinerConfig, MinerService, ServeConfig};
 use veil::{Error, args};
 use veil_core::format::Format;
 
@@ -70,6 +70,20 @@ pub(crate) struct Args {
     /// (testing with public beacons only: anyone can open such images).
     #[arg(long)]
     allow_emitted_rounds: bool,
+    /// Refuse a request whose target round is emitted sooner than this
+    /// many seconds after it arrives (its images could be opened before the
+    /// answers are in).
+    #[arg(long, value_name = "S", default_value = "60")]
+    min_lead: String,
+    /// A folder of real screen-replay captures to attach, one per answer
+    /// (`<id>/angle1.jpg`, `angle2.jpg`, `uav.json`; docs/cli.md).
+    #[arg(long, value_name = "DIR")]
+    captures: Option<PathBuf>,
+    /// Remove the EXIF data (GPS coordinates included) from capture photos
+    /// before they are hashed and sealed (they become public after the
+    /// reveal). Without it a photo with GPS data is only reported.
+    #[arg(long, requires = "captures")]
+    strip_gps: bool,
 }
 
 /// Who may call: `--allow-any`, or the `--allow` hotkeys and the
@@ -129,6 +143,11 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
         ..AxonConfig::default()
     };
     let store = a.store.open(ctx)?;
+    let captures = a
+        .captures
+        .as_deref()
+        .map(|dir| CaptureQueue::open(dir, a.strip_gps).map(Arc::new))
+        .transpose()?;
     runtime()?.block_on(async move {
         let service = MinerService::start(ServeConfig {
             keypair,
@@ -138,6 +157,8 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
                 limits,
                 concurrency,
                 allow_emitted_rounds: a.allow_emitted_rounds,
+                min_lead: args::parse_secs("--min-lead", &a.min_lead)?,
+                captures,
             },
             axon,
             store,

@@ -85,6 +85,11 @@ pub(crate) struct Args {
     /// `daily_seed_filename`) with every request.
     #[arg(long, value_name = "FILE")]
     daily_seed: Option<PathBuf>,
+    /// Keep no copy of the accepted objects (`OUT/objects/`): the reveal
+    /// then reads them from the miners' stores, where anyone with write
+    /// access could have replaced them after acceptance.
+    #[arg(long)]
+    no_copies: bool,
 }
 
 /// `--transport`.
@@ -164,6 +169,7 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
             .map(|p| daily_seed(p, &limits))
             .transpose()?,
         transport: transport(&a.transport)?,
+        keep_objects: !a.no_copies,
     };
     let schedule = Schedule {
         cycles: args::parse_u64("--cycles", &a.cycles)?,
