@@ -97,6 +97,19 @@ pub fn parse_hotkey(what: &'static str, s: &str) -> Result<PublicKey, Error> {
     PublicKey::from_bytes(&key).map_err(|e| Error::value(what, e))
 }
 
+/// A TCP port, 1 to 65535.
+///
+/// # Errors
+///
+/// [`Error::Value`] naming `what`.
+pub fn parse_port(what: &'static str, s: &str) -> Result<u16, Error> {
+    s.trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| Error::value(what, "a port, 1 to 65535"))
+}
+
 /// Bytes given as hex (case-insensitive, optional `0x`), of any length.
 ///
 /// # Errors

@@ -37,6 +37,7 @@ extern crate alloc;
 
 pub mod args;
 pub mod axon;
+pub mod chain;
 pub mod clock;
 pub mod drand;
 pub mod error;

@@ -29,6 +29,10 @@ pub const MAX_REPUTATION_FILE: usize = 64 * 1024 * 1024;
 /// Largest metagraph file read (a few hundred bytes per neuron).
 pub const MAX_METAGRAPH_FILE: usize = 64 * 1024 * 1024;
 
+/// The most neurons a metagraph read from chain may hold (subtensor caps a
+/// subnet at `MaxAllowedUids`, 256 on mainnet today; 4096 leaves room).
+pub const MAX_METAGRAPH_NEURONS: usize = 4096;
+
 /// Largest reveal journal entry read back (one image's verdict: ~1 KiB).
 pub const MAX_JOURNAL_ENTRY: usize = 64 * 1024;
 
@@ -125,6 +129,10 @@ pub const MAX_CHAIN_VALUE: usize = 8 * 1024;
 /// Largest WebSocket message from a subtensor node (a page of 1000 keys
 /// with their values).
 pub const MAX_CHAIN_MESSAGE: usize = 16 * 1024 * 1024;
+
+/// Largest request veil sends a subtensor node (an extrinsic with a
+/// timelocked weights commit is a few KiB).
+pub const MAX_CHAIN_REQUEST: u32 = 1024 * 1024;
 
 // ---------------------------------------------------------------------------
 // Disk the miner uses

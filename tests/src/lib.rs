@@ -9,6 +9,7 @@
 pub mod bittensor;
 pub mod browser;
 pub mod btauth;
+pub mod chopsticks;
 pub mod devnet;
 pub mod moto;
 pub mod phase4;
@@ -50,7 +51,7 @@ pub fn veil(args: &[&str]) -> Output {
     veil_test_support::Veil::at(veil_bin()).run(args, b"")
 }
 
-pub use veil_test_support::shared_vector;
+pub use veil_test_support::{shared_file, shared_vector};
 
 /// A fresh scratch directory under the system temp dir, removed on drop.
 pub struct Scratch(PathBuf);

@@ -61,6 +61,9 @@ pub enum Allow {
     /// Only these hotkeys (an allow-list, or the hotkeys a metagraph shows
     /// with enough stake).
     Hotkeys(HashSet<[u8; 32]>),
+    /// A set kept current by someone else (the metagraph on chain:
+    /// [`crate::chain::upkeep`]).
+    Shared(crate::chain::upkeep::SharedAllow),
 }
 
 impl Allow {
@@ -68,6 +71,7 @@ impl Allow {
         match self {
             Self::Any => true,
             Self::Hotkeys(set) => set.contains(&key.to_bytes()),
+            Self::Shared(set) => set.read().is_ok_and(|s| s.contains(&key.to_bytes())),
         }
     }
 }

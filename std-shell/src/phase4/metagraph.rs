@@ -19,13 +19,17 @@ pub struct Neuron {
     pub uid: u32,
     /// SS58 hotkey.
     pub hotkey: String,
+    /// SS58 coldkey (its owner), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coldkey: Option<String>,
     /// Axon IP or host (`0.0.0.0` or empty: not serving).
     #[serde(default)]
     pub ip: String,
     /// Axon port (0: not serving).
     #[serde(default)]
     pub port: u16,
-    /// Stake, in TAO.
+    /// Stake, in TAO (from chain: the subnet stake weight, alpha plus root
+    /// TAO × `TaoWeight`).
     #[serde(default)]
     pub stake: f64,
     /// Whether it may set weights.

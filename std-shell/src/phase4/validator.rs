@@ -36,7 +36,7 @@ use veil_core::sign::Keypair;
 
 use self::challenge::Challenge;
 use self::checks::{Seen, TypeBudget};
-pub use self::cycles::{Schedule, run_cycles};
+pub use self::cycles::{Schedule, TargetSource, run_cycles};
 pub use self::requests::{
     IMAGE_VARIATION_REQUIREMENTS, RequestedVariation, STANDARD_TYPES, standard_requests,
 };

@@ -15,8 +15,8 @@ use veil_core::Chain;
 use veil_core::sign::Keypair;
 
 use crate::commands::{
-    self, Ctx, beacon, commitment, decrypt, encrypt, inspect, miner, reveal, round, sandbox,
-    signing, validator,
+    self, Ctx, beacon, commitment, decrypt, encrypt, inspect, metagraph, miner, reveal, round,
+    sandbox, signing, validator,
 };
 
 #[derive(Parser)]
@@ -73,6 +73,10 @@ pub(crate) enum Command {
     Sandbox(Box<sandbox::Args>),
     /// Describe a sealed IN as JSON without decrypting it.
     Inspect(inspect::Args),
+    /// Print a subnet's metagraph read from subtensor, as JSON in the shape
+    /// of a metagraph file (uid, hotkey, coldkey, ip, port, stake in TAO,
+    /// validator_permit).
+    Metagraph(metagraph::Args),
 }
 
 /// `--chain`.
@@ -176,32 +180,85 @@ impl MessageArgs {
     }
 }
 
-/// `--registry FILE | --subtensor URL --netuid N`, where a command reads
+/// The subtensor node: `--subtensor.network finney|test|archive|local`,
+/// `--subtensor.chain_endpoint ws(s)://…`, or the older `--subtensor URL`;
+/// without them, `BT_SUBTENSOR_CHAIN_ENDPOINT`/`BT_CHAIN_ENDPOINT` or
+/// `BT_SUBTENSOR_NETWORK`/`BT_NETWORK` when a netuid is given.
+#[derive(Args, Clone, Default)]
+pub(crate) struct SubtensorArgs {
+    /// A named network (its public endpoint), or a ws(s):// URL.
+    #[arg(long = "subtensor.network", value_name = "NAME")]
+    pub(crate) network: Option<String>,
+    /// The node's WebSocket JSON-RPC URL.
+    #[arg(long = "subtensor.chain_endpoint", value_name = "URL")]
+    pub(crate) chain_endpoint: Option<String>,
+    /// The node's URL (the older spelling of --subtensor.chain_endpoint).
+    #[arg(long, value_name = "URL")]
+    pub(crate) subtensor: Option<String>,
+}
+
+impl SubtensorArgs {
+    /// The node's URL: the flags, else (only when `netuid_given`, so a
+    /// command that reads no subnet never turns to the chain because of the
+    /// environment) the environment.
+    pub(crate) fn url(&self, netuid_given: bool) -> Result<Option<String>> {
+        let args = veil::chain::EndpointArgs {
+            network: self.network.clone(),
+            chain_endpoint: self.chain_endpoint.clone(),
+            subtensor: self.subtensor.clone(),
+        };
+        if !args.given() && !netuid_given {
+            return Ok(None);
+        }
+        Ok(veil::chain::resolve(&args, &|k| std::env::var(k).ok())?)
+    }
+
+    /// Connects to the node, which must be named.
+    pub(crate) async fn connect(&self) -> Result<veil::chain::Subtensor> {
+        let Some(url) = self.url(true)? else {
+            anyhow::bail!(
+                "no subtensor node: give --subtensor.network NAME or --subtensor.chain_endpoint URL (or set BT_SUBTENSOR_NETWORK)"
+            );
+        };
+        Ok(veil::chain::Subtensor::connect(&url, veil::chain::ChainOptions::default()).await?)
+    }
+}
+
+/// `--registry FILE | --subtensor… --netuid N`, where a command reads
 /// commitments.
 #[derive(Args)]
 pub(crate) struct RegistryArgs {
     /// Read commitments (the miners' buckets and read keys) from this
     /// registry file.
-    #[arg(long, value_name = "FILE", conflicts_with = "subtensor")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["subtensor", "network", "chain_endpoint"])]
     pub(crate) registry: Option<PathBuf>,
-    /// ... or from subtensor's Commitments over this JSON-RPC URL.
-    #[arg(long, value_name = "URL", requires = "netuid")]
-    pub(crate) subtensor: Option<String>,
-    /// The subnet (with --subtensor).
+    /// ... or from subtensor's Commitments.
+    #[command(flatten)]
+    pub(crate) chain: SubtensorArgs,
+    /// The subnet (with a subtensor).
     #[arg(long, value_name = "N")]
     pub(crate) netuid: Option<String>,
 }
 
 impl RegistryArgs {
-    pub(crate) fn open(&self) -> Result<Option<Arc<dyn veil::registry::CommitmentRegistry>>> {
-        let netuid = self
+    pub(crate) fn netuid(&self) -> Result<Option<u16>> {
+        Ok(self
             .netuid
             .as_deref()
             .map(|n| veil::args::parse_netuid("--netuid", n))
-            .transpose()?;
+            .transpose()?)
+    }
+
+    pub(crate) fn open(&self) -> Result<Option<Arc<dyn veil::registry::CommitmentRegistry>>> {
+        let netuid = self.netuid()?;
+        let url = if self.registry.is_some() {
+            None
+        } else {
+            self.chain.url(netuid.is_some())?
+        };
         Ok(veil::registry::from_args(
             self.registry.as_deref(),
-            self.subtensor.as_deref(),
+            url.as_deref(),
             netuid,
         )?)
     }

@@ -7,6 +7,7 @@ pub(crate) mod commitment;
 pub(crate) mod decrypt;
 pub(crate) mod encrypt;
 pub(crate) mod inspect;
+pub(crate) mod metagraph;
 pub(crate) mod miner;
 pub(crate) mod reveal;
 pub(crate) mod round;
@@ -67,6 +68,7 @@ pub(crate) fn run(command: Command, ctx: &mut Ctx) -> Result<()> {
         Command::Reveal(a) => reveal::run(*a, ctx),
         Command::Sandbox(a) => sandbox::run(*a, ctx),
         Command::Inspect(a) => inspect::run(a, ctx),
+        Command::Metagraph(a) => metagraph::run(a, ctx),
     }
 }
 

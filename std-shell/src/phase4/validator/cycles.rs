@@ -23,6 +23,25 @@ pub struct Schedule {
     pub period: Duration,
 }
 
+/// The miners to query, asked before each cycle: a fixed list (the
+/// `--miner` flags, a metagraph file) or the metagraph on chain.
+#[async_trait::async_trait]
+pub trait TargetSource: Send + Sync {
+    /// The `(uid, axon)` of each serving miner now.
+    ///
+    /// # Errors
+    ///
+    /// When no list can be had (a source that had one before keeps it).
+    async fn targets(&self) -> Result<Vec<(u32, AxonTarget)>, Error>;
+}
+
+#[async_trait::async_trait]
+impl TargetSource for Vec<(u32, AxonTarget)> {
+    async fn targets(&self) -> Result<Vec<(u32, AxonTarget)>, Error> {
+        Ok(self.clone())
+    }
+}
+
 /// Runs `schedule`'s cycles of `validator` against `targets`, reading each
 /// miner's objects where `stores` says, until they are done or `stop`
 /// resolves; `after` is awaited with each cycle's report. Returns the
@@ -34,7 +53,7 @@ pub struct Schedule {
 /// a miner's failure is recorded in the results, never an error here.
 pub async fn run_cycles<F, Fut>(
     validator: &Validator,
-    targets: &[(u32, AxonTarget)],
+    targets: &dyn TargetSource,
     stores: &MinerStores,
     schedule: Schedule,
     stop: impl Future<Output = ()>,
@@ -48,10 +67,14 @@ where
     let mut done = 0u64;
     loop {
         let started = tokio::time::Instant::now();
-        if let Some(book) = stores.book()
-            && let Err(e) = book.refresh().await
-        {
-            tracing::warn!(%e, "commitments not refreshed; using the last good set");
+        let targets = targets.targets().await?;
+        if let Some(book) = stores.book() {
+            book.set_hotkeys(Some(
+                targets.iter().map(|(_, t)| t.hotkey.clone()).collect(),
+            ));
+            if let Err(e) = book.refresh().await {
+                tracing::warn!(%e, "commitments not refreshed; using the last good set");
+            }
         }
         let miners: Vec<MinerEntry> = targets
             .iter()

@@ -9,6 +9,8 @@ use veil::store::s3::S3Config;
 use veil_core::commitment::ReadCommitment;
 
 use super::{Ctx, runtime};
+use crate::cli::{KeyArgs, RegistryArgs, SubtensorArgs};
+use veil::chain::commitment::Posted;
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
@@ -30,17 +32,27 @@ pub(crate) enum Command {
         #[arg(value_name = "STR", allow_hyphen_values = true)]
         commitment: String,
     },
-    /// Publish our read commitment (from the R2_* environment) to the local
-    /// registry, after checking it: a read pair distinct from the write
-    /// pair, bucket = account id, and (unless --no-probe) a read pair that
-    /// can list the bucket but not write to it. Writes only when changed.
+    /// Publish our read commitment (from the R2_* environment), after
+    /// checking it: a read pair distinct from the write pair, bucket =
+    /// account id, and (unless --no-probe) a read pair that can list the
+    /// bucket but not write to it. To a registry file (--registry, with
+    /// --hotkey), or on chain (a subtensor and --netuid: posted as
+    /// `Commitments.set_commitment`, signed by the hotkey, and read back).
+    /// Writes only when changed.
     Publish {
         /// The registry file.
-        #[arg(long, value_name = "FILE")]
-        registry: PathBuf,
-        /// Our hotkey's SS58 address.
+        #[arg(long, value_name = "FILE", requires = "hotkey", conflicts_with_all = ["subtensor", "network", "chain_endpoint"])]
+        registry: Option<PathBuf>,
+        /// Our hotkey's SS58 address (with --registry).
         #[arg(long, value_name = "SS58", allow_hyphen_values = true)]
-        hotkey: String,
+        hotkey: Option<String>,
+        /// The subnet (on chain).
+        #[arg(long, value_name = "N")]
+        netuid: Option<String>,
+        #[command(flatten)]
+        chain: SubtensorArgs,
+        #[command(flatten)]
+        key: KeyArgs,
         /// Skip the live check of the read pair against the bucket.
         #[arg(long)]
         no_probe: bool,
@@ -48,20 +60,9 @@ pub(crate) enum Command {
     /// Print the commitments a registry holds, as JSON (bucket and read key
     /// id per hotkey; entries that cannot be read are listed with why).
     List {
-        /// A local registry file.
-        #[arg(
-            long,
-            value_name = "FILE",
-            required_unless_present = "subtensor",
-            conflicts_with = "subtensor"
-        )]
-        registry: Option<PathBuf>,
-        /// A subtensor node's WebSocket JSON-RPC URL (ws:// or wss://).
-        #[arg(long, value_name = "URL", requires = "netuid")]
-        subtensor: Option<String>,
-        /// The subnet (with --subtensor).
-        #[arg(long, value_name = "N")]
-        netuid: Option<String>,
+        /// A local registry file, or a subtensor and --netuid.
+        #[command(flatten)]
+        source: RegistryArgs,
         /// Keep only these hotkeys (the metagraph); repeatable.
         #[arg(long, value_name = "SS58", allow_hyphen_values = true)]
         hotkey: Vec<String>,
@@ -93,35 +94,64 @@ pub(crate) fn run(command: Command, ctx: &mut Ctx) -> Result<()> {
         Command::Publish {
             registry,
             hotkey,
+            netuid,
+            chain,
+            key,
             no_probe,
         } => {
             let env = |name: &str| std::env::var(name).ok();
             let config = S3Config::from_env(&env, None)?;
-            let commitment =
-                runtime()?.block_on(registry::check_publishable(&config, !no_probe))?;
-            let status = LocalRegistry::new(&registry).publish(&hotkey, &commitment)?;
+            let rt = runtime()?;
+            if let Some(registry) = registry {
+                let hotkey = hotkey.unwrap_or_default();
+                let commitment = rt.block_on(registry::check_publishable(&config, !no_probe))?;
+                let status = LocalRegistry::new(&registry).publish(&hotkey, &commitment)?;
+                let c = commitment.read();
+                return ctx.line(serde_json::json!({
+                    "hotkey": hotkey,
+                    "bucket": c.bucket,
+                    "read_access_key_id": c.read_access_key_id,
+                    "status": match status { Published::Written => "written", Published::Unchanged => "unchanged" },
+                }));
+            }
+            let Some(netuid) = netuid else {
+                anyhow::bail!("give --registry FILE --hotkey SS58, or a subtensor and --netuid N");
+            };
+            let netuid = veil::args::parse_netuid("--netuid", &netuid)?;
+            let keypair = key.keypair()?;
+            let commitment = rt.block_on(registry::check_publishable(&config, !no_probe))?;
+            let posted = rt.block_on(async {
+                let chain = chain.connect().await?;
+                Ok::<_, anyhow::Error>(
+                    chain
+                        .publish_commitment(netuid, &keypair, &commitment.read())
+                        .await?,
+                )
+            })?;
             let c = commitment.read();
+            let status = match posted {
+                Posted::Written => "written".to_owned(),
+                Posted::Unchanged => "unchanged".to_owned(),
+                Posted::RateLimited(Some(block)) => {
+                    anyhow::bail!(
+                        "the commitments rate limit refuses a new commitment until block {block}"
+                    )
+                }
+                Posted::RateLimited(None) => {
+                    anyhow::bail!("the commitments rate limit refuses a new commitment this epoch")
+                }
+            };
             ctx.line(serde_json::json!({
-                "hotkey": hotkey,
+                "hotkey": veil::keys::address_of(&keypair.public()),
+                "netuid": netuid,
                 "bucket": c.bucket,
                 "read_access_key_id": c.read_access_key_id,
-                "status": match status { Published::Written => "written", Published::Unchanged => "unchanged" },
+                "status": status,
             }))
         }
-        Command::List {
-            registry,
-            subtensor,
-            netuid,
-            hotkey,
-        } => {
-            let netuid = netuid
-                .as_deref()
-                .map(|n| veil::args::parse_netuid("--netuid", n))
-                .transpose()?;
-            let Some(source) =
-                registry::from_args(registry.as_deref(), subtensor.as_deref(), netuid)?
-            else {
-                anyhow::bail!("give --registry FILE or --subtensor URL --netuid N");
+        Command::List { source, hotkey } => {
+            let Some(source) = source.open()? else {
+                anyhow::bail!("give --registry FILE, or a subtensor and --netuid N");
             };
             let book = CommitmentBook::new(source);
             if !hotkey.is_empty() {

@@ -16,7 +16,8 @@ use veil::{Error, args};
 use veil_core::format::Format;
 
 use super::{Ctx, runtime, say_now, shutdown_signal};
-use crate::cli::{ChainArg, KeyArgs, StoreArg};
+use crate::cli::{ChainArg, KeyArgs, StoreArg, SubtensorArgs};
+use veil::chain::upkeep::Upkeep;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -42,17 +43,39 @@ pub(crate) struct Args {
     /// Allow the hotkeys of this metagraph file with at least --min-stake.
     #[arg(long, value_name = "FILE")]
     metagraph: Option<PathBuf>,
-    /// Stake (TAO) a metagraph hotkey needs to be allowed.
-    #[arg(
-        long,
-        value_name = "TAO",
-        default_value = "1000",
-        requires = "metagraph"
-    )]
+    /// Stake (TAO) a metagraph hotkey needs to be allowed (the metagraph
+    /// file's, or the chain's with --netuid: alpha plus root TAO weighted
+    /// by TaoWeight).
+    #[arg(long, value_name = "TAO", default_value = "1000")]
     min_stake: String,
     /// Allow any caller with a valid signature (testing only).
     #[arg(long, conflicts_with_all = ["allow", "metagraph"])]
     allow_any: bool,
+    /// The subnet on chain: with a subtensor, the metagraph says who may
+    /// call (unless --metagraph or --allow-any), the axon is announced
+    /// (--axon.external_ip) and the read commitment kept
+    /// (--publish-commitment).
+    #[arg(long, value_name = "N")]
+    netuid: Option<String>,
+    #[command(flatten)]
+    subtensor: SubtensorArgs,
+    /// The IP to announce as this miner's axon (serve_axon).
+    #[arg(long = "axon.external_ip", value_name = "IP", requires = "netuid")]
+    external_ip: Option<String>,
+    /// The port to announce (default: the port listened on).
+    #[arg(
+        long = "axon.external_port",
+        value_name = "PORT",
+        requires = "external_ip"
+    )]
+    external_port: Option<String>,
+    /// Keep the read commitment of the R2_* environment posted on chain.
+    #[arg(long, requires = "netuid")]
+    publish_commitment: bool,
+    /// Seconds between the checks of the axon, the commitment and the
+    /// metagraph on chain.
+    #[arg(long, value_name = "S", default_value = "300")]
+    chain_period: String,
     /// An external generator (JSON on stdin, PNGs out; see the docs)
     /// instead of the built-in transforms.
     #[arg(long, value_name = "CMD")]
@@ -86,6 +109,15 @@ pub(crate) struct Args {
     strip_gps: bool,
 }
 
+/// `--min-stake`.
+fn parse_stake(text: &str) -> Result<f64> {
+    Ok(text
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| Error::value("--min-stake", "a number of TAO"))?)
+}
+
 /// Who may call: `--allow-any`, or the `--allow` hotkeys and the
 /// metagraph's hotkeys with at least `--min-stake`.
 fn allow(
@@ -102,11 +134,7 @@ fn allow(
         set.insert(args::parse_hotkey("--allow", h)?.to_bytes());
     }
     if let Some(path) = metagraph {
-        let min: f64 = min_stake
-            .parse()
-            .ok()
-            .filter(|v: &f64| v.is_finite() && *v >= 0.0)
-            .ok_or_else(|| Error::value("--min-stake", "a number of TAO"))?;
+        let min = parse_stake(min_stake)?;
         for h in Metagraph::load(path)?.staked(min) {
             set.insert(args::parse_hotkey("--metagraph hotkey", h)?.to_bytes());
         }
@@ -123,7 +151,45 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
     let keypair = Arc::new(a.key.keypair()?);
     let chain = a.chain.resolve()?;
     let format = Format::from_name(&a.format).map_err(|e| Error::value("--format", e))?;
-    let allow = allow(a.allow_any, &a.allow, a.metagraph.as_deref(), &a.min_stake)?;
+    let netuid = a
+        .netuid
+        .as_deref()
+        .map(|n| args::parse_netuid("--netuid", n))
+        .transpose()?;
+    let rt = runtime()?;
+    let subtensor = match netuid {
+        Some(_) => match a.subtensor.url(true)? {
+            Some(url) => Some(rt.block_on(veil::chain::Subtensor::connect(
+                &url,
+                veil::chain::ChainOptions::default(),
+            ))?),
+            None => anyhow::bail!(
+                "--netuid needs a subtensor: give --subtensor.network NAME or --subtensor.chain_endpoint URL"
+            ),
+        },
+        None => None,
+    };
+    let chain_allow = subtensor.is_some() && !a.allow_any && a.metagraph.is_none();
+    let allow = if chain_allow {
+        let mut always = HashSet::new();
+        for h in &a.allow {
+            always.insert(args::parse_hotkey("--allow", h)?.to_bytes());
+        }
+        Allow::Shared(Arc::new(std::sync::RwLock::new(always)))
+    } else {
+        allow(a.allow_any, &a.allow, a.metagraph.as_deref(), &a.min_stake)?
+    };
+    let shared_allow = match &allow {
+        Allow::Shared(set) => Some(Arc::clone(set)),
+        _ => None,
+    };
+    let commitment = if a.publish_commitment {
+        let env = |name: &str| std::env::var(name).ok();
+        let config = veil::store::s3::S3Config::from_env(&env, None)?;
+        Some(rt.block_on(veil::registry::check_publishable(&config, true))?)
+    } else {
+        None
+    };
     let limits = ImageLimits::default();
     let generator: Arc<dyn Generator> = match &a.generator_cmd {
         Some(cmd) => Arc::new(External::new(
@@ -148,7 +214,29 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
         .as_deref()
         .map(|dir| CaptureQueue::open(dir, a.strip_gps).map(Arc::new))
         .transpose()?;
-    runtime()?.block_on(async move {
+    let external_ip = a
+        .external_ip
+        .as_deref()
+        .map(|ip| {
+            ip.trim()
+                .parse::<core::net::IpAddr>()
+                .map_err(|_| Error::value("--axon.external_ip", "an IPv4 or IPv6 address"))
+        })
+        .transpose()?;
+    let external_port = a
+        .external_port
+        .as_deref()
+        .map(|p| args::parse_port("--axon.external_port", p))
+        .transpose()?;
+    let chain_period = args::parse_secs("--chain-period", &a.chain_period)?;
+    let min_stake = parse_stake(&a.min_stake)?;
+    let upkeep_key = Arc::clone(&keypair);
+    let always: HashSet<[u8; 32]> = a
+        .allow
+        .iter()
+        .map(|h| args::parse_hotkey("--allow", h).map(|k| k.to_bytes()))
+        .collect::<Result<_, _>>()?;
+    rt.block_on(async move {
         let service = MinerService::start(ServeConfig {
             keypair,
             miner: MinerConfig {
@@ -171,6 +259,24 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", a.listen))?;
         let addr = listener.local_addr().context("listening address")?;
+        if let (Some(chain), Some(netuid)) = (subtensor, netuid) {
+            let upkeep = Upkeep {
+                chain,
+                netuid,
+                key: upkeep_key,
+                axon: external_ip.map(|ip| (ip, external_port.unwrap_or(addr.port()))),
+                commitment,
+                allow: shared_allow.map(|set| (set, min_stake, always)),
+                every: chain_period,
+            };
+            // The first pass before serving: the allow-list is filled and the
+            // axon announced before any validator can find it.
+            let mut said = false;
+            for line in upkeep.once(&mut said).await {
+                tracing::info!(%line, "chain");
+            }
+            tokio::spawn(upkeep.run());
+        }
         say_now(format_args!(
             "listening http://{addr} hotkey {}",
             service.hotkey()

@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use alloc::sync::Arc;
 use anyhow::Result;
 use veil::axon::{AxonTarget, Transport};
+use veil::chain::metagraph::ChainTargets;
+use veil::chain::weights::ChainSink;
 use veil::clock::SystemClock;
 use veil::phase4::images::{self, BaseImage, ImageLimits};
 use veil::phase4::metagraph::Metagraph;
 use veil::phase4::stores::MinerStores;
-use veil::phase4::validator::{self, Schedule, Validator, ValidatorConfig};
-use veil::phase4::weights::FileSink;
+use veil::phase4::validator::{self, Schedule, TargetSource, Validator, ValidatorConfig};
+use veil::phase4::weights::{FileSink, WeightSink};
 use veil::registry::CommitmentBook;
 use veil::{Error, args, store};
 use veil_core::format::Format;
@@ -30,10 +32,12 @@ pub(crate) struct Args {
     #[arg(
         long = "miner",
         value_name = "HOST:PORT:SS58",
-        required_unless_present = "metagraph"
+        required_unless_present_any = ["metagraph", "netuid"]
     )]
     miners: Vec<String>,
-    /// Query the serving neurons of this metagraph file instead.
+    /// Query the serving neurons of this metagraph file instead (without
+    /// it or --miner, the metagraph of --netuid on chain, read before each
+    /// cycle).
     #[arg(long, value_name = "FILE", conflicts_with = "miners")]
     metagraph: Option<PathBuf>,
     /// Where the miners' objects are (used for miners without a commitment).
@@ -53,9 +57,14 @@ pub(crate) struct Args {
     /// The reputation file of the previous reveal (weights come from it).
     #[arg(long, value_name = "FILE")]
     reputation: Option<PathBuf>,
-    /// Where the weights are written (default: OUT/weights.json).
+    /// Where the weights are written (default: OUT/weights.json). With a
+    /// subtensor and --netuid they are also set on chain.
     #[arg(long, value_name = "FILE")]
     weights_out: Option<PathBuf>,
+    /// The version key sent with weights (default: the subnet's
+    /// WeightsVersionKey).
+    #[arg(long, value_name = "N")]
+    version_key: Option<String>,
     /// Seconds to wait for each miner's answer.
     #[arg(long, value_name = "S", default_value = "120")]
     timeout: String,
@@ -127,24 +136,45 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
         Some(dir) => images::load_dir(dir, &limits)?,
         None => images::samples(),
     };
-    let targets: Vec<(u32, AxonTarget)> = match &a.metagraph {
-        Some(path) => Metagraph::load(path)?.targets()?,
-        None => a
-            .miners
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                AxonTarget::parse(m)
-                    .map(|t| (u32::try_from(i).unwrap_or(u32::MAX), t))
-                    .map_err(|e| Error::value("--miner", e).into())
-            })
-            .collect::<Result<_>>()?,
+    let rt = runtime()?;
+    let netuid = a.registry.netuid()?;
+    let on_chain = match (netuid, a.registry.chain.url(netuid.is_some())?) {
+        (Some(n), Some(url)) => Some((
+            n,
+            rt.block_on(veil::chain::Subtensor::connect(
+                &url,
+                veil::chain::ChainOptions::default(),
+            ))?,
+        )),
+        _ => None,
+    };
+    let fixed: Option<Vec<(u32, AxonTarget)>> = match &a.metagraph {
+        Some(path) => Some(Metagraph::load(path)?.targets()?),
+        None if !a.miners.is_empty() => Some(
+            a.miners
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    AxonTarget::parse(m)
+                        .map(|t| (u32::try_from(i).unwrap_or(u32::MAX), t))
+                        .map_err(|e| Error::value("--miner", e).into())
+                })
+                .collect::<Result<_>>()?,
+        ),
+        None => None,
+    };
+    let targets: Box<dyn TargetSource> = match (fixed, &on_chain) {
+        (Some(t), _) if t.is_empty() => {
+            anyhow::bail!("no miner to query: the metagraph lists no serving neuron")
+        }
+        (Some(t), _) => Box::new(t),
+        (None, Some((n, chain))) => Box::new(ChainTargets::new(chain.clone(), *n)),
+        (None, None) => anyhow::bail!(
+            "no miner to query: give --miner, --metagraph FILE, or a subtensor and --netuid N"
+        ),
     };
     let shared = a.store.open(ctx)?;
     let shared_spec = store::record_spec(&a.store.store);
-    if targets.is_empty() {
-        anyhow::bail!("no miner to query: the metagraph lists no serving neuron");
-    }
     let registry = a.registry.open()?;
     veil::fs::create_dir_all(&a.out)?;
     let weights_out = a
@@ -175,25 +205,28 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
         cycles: args::parse_u64("--cycles", &a.cycles)?,
         period: args::parse_secs("--period", &a.period)?,
     };
-    let validator = Validator::new(
-        keypair,
-        config,
-        base_images,
-        Arc::new(FileSink::new(&weights_out)),
-        Arc::new(SystemClock),
-    )?;
-    runtime()?.block_on(async {
-        let book = registry.map(|r| {
-            let book = CommitmentBook::new(r);
-            book.set_hotkeys(Some(
-                targets.iter().map(|(_, t)| t.hotkey.clone()).collect(),
-            ));
-            book
-        });
+    let version_key = a
+        .version_key
+        .as_deref()
+        .map(|v| args::parse_u64("--version-key", v))
+        .transpose()?;
+    let sink: Arc<dyn WeightSink> = match &on_chain {
+        Some((n, chain)) => Arc::new(ChainSink::new(
+            chain.clone(),
+            *n,
+            Arc::clone(&keypair),
+            version_key,
+            &weights_out,
+        )),
+        None => Arc::new(FileSink::new(&weights_out)),
+    };
+    let validator = Validator::new(keypair, config, base_images, sink, Arc::new(SystemClock))?;
+    rt.block_on(async {
+        let book = registry.map(CommitmentBook::new);
         let stores = MinerStores::new(book, shared, shared_spec);
         validator::run_cycles(
             &validator,
-            &targets,
+            targets.as_ref(),
             &stores,
             schedule,
             shutdown_signal(),
