@@ -9,6 +9,7 @@
 //! response is bounded ([`crate::limits::MAX_CHAIN_MESSAGE`]).
 
 pub mod client;
+pub mod commit_reveal;
 pub mod commitment;
 pub mod config;
 pub mod metagraph;

@@ -25,7 +25,7 @@ use subxt::ext::scale_decode::DecodeAsType;
 use subxt::utils::AccountId32;
 use veil_core::ss58;
 
-use super::client::Subtensor;
+use super::client::{Subtensor, read, try_read};
 use super::config::SubtensorConfig;
 use crate::Error;
 use crate::axon::AxonTarget;
@@ -103,19 +103,11 @@ impl Subtensor {
         let fail = |what: &str, e: &dyn core::fmt::Display| {
             self.fail(format!("{what} (netuid {netuid}): {e}"))
         };
-        let storage = at.storage();
-        let added = storage
-            .fetch(
-                dynamic::storage::<(u16,), bool>(PALLET, "NetworksAdded"),
-                (netuid,),
-            )
-            .await
-            .map_err(|e| fail("NetworksAdded", &e))?
-            .decode_as::<bool>()
-            .map_err(|e| fail("NetworksAdded", &e))?;
+        let added: bool = read(self, at, (PALLET, "NetworksAdded"), (netuid,)).await?;
         if !added {
             return Err(self.fail(format!("subnet {netuid} does not exist")));
         }
+        let storage = at.storage();
         let mut keys = Vec::new();
         let mut it = storage
             .iter(
@@ -143,60 +135,23 @@ impl Subtensor {
             }
         }
         keys.sort_by_key(|(uid, _)| *uid);
-        let permits: Vec<bool> = storage
-            .fetch(
-                dynamic::storage::<(u16,), Vec<bool>>(PALLET, "ValidatorPermit"),
-                (netuid,),
-            )
-            .await
-            .map_err(|e| fail("ValidatorPermit", &e))?
-            .decode_as()
-            .map_err(|e| fail("ValidatorPermit", &e))?;
+        let permits: Vec<bool> = read(self, at, (PALLET, "ValidatorPermit"), (netuid,)).await?;
         let tao_weight = self.tao_weight(at, netuid).await?;
         let neurons: Vec<Neuron> = futures_util::stream::iter(keys)
             .map(|(uid, hotkey)| {
-                let storage = at.storage();
                 let permit = permits.get(usize::from(uid)).copied().unwrap_or(false);
                 async move {
-                    let coldkey: AccountId32 = storage
-                        .fetch(
-                            dynamic::storage::<(AccountId32,), AccountId32>(PALLET, "Owner"),
-                            (hotkey,),
-                        )
-                        .await
-                        .map_err(|e| fail("Owner", &e))?
-                        .decode_as()
-                        .map_err(|e| fail("Owner", &e))?;
-                    let axon = match storage
-                        .try_fetch(
-                            dynamic::storage::<(u16, AccountId32), AxonInfo>(PALLET, "Axons"),
-                            (netuid, hotkey),
-                        )
-                        .await
-                        .map_err(|e| fail("Axons", &e))?
-                    {
-                        Some(v) => v.decode_as::<AxonInfo>().map_err(|e| fail("Axons", &e))?,
-                        None => AxonInfo::default(),
+                    let coldkey: AccountId32 = read(self, at, (PALLET, "Owner"), (hotkey,)).await?;
+                    let axon: AxonInfo = try_read(self, at, (PALLET, "Axons"), (netuid, hotkey))
+                        .await?
+                        .unwrap_or_default();
+                    let total = (PALLET, "TotalHotkeyAlpha");
+                    let alpha: u64 = read(self, at, total, (hotkey, netuid)).await?;
+                    let root: u64 = if netuid == 0 {
+                        0
+                    } else {
+                        read(self, at, total, (hotkey, 0u16)).await?
                     };
-                    let alpha_of = |n: u16| {
-                        let storage = at.storage();
-                        async move {
-                            storage
-                                .fetch(
-                                    dynamic::storage::<(AccountId32, u16), u64>(
-                                        PALLET,
-                                        "TotalHotkeyAlpha",
-                                    ),
-                                    (hotkey, n),
-                                )
-                                .await
-                                .map_err(|e| fail("TotalHotkeyAlpha", &e))?
-                                .decode_as::<u64>()
-                                .map_err(|e| fail("TotalHotkeyAlpha", &e))
-                        }
-                    };
-                    let alpha = alpha_of(netuid).await?;
-                    let root = if netuid == 0 { 0 } else { alpha_of(0).await? };
                     #[allow(clippy::cast_precision_loss)] // stake in TAO, as bittensor shows it
                     let stake = (alpha as f64 + root as f64 * tao_weight) / RAO;
                     Ok::<_, Error>(Neuron {
@@ -233,26 +188,10 @@ impl Subtensor {
             .and_then(|p| p.storage())
             .and_then(|s| s.entry_by_name("TaoWeight"))
             .map(|e| e.keys().len() > 0);
-        let fail = |e: &dyn core::fmt::Display| self.fail(format!("TaoWeight: {e}"));
         let raw: u64 = match keyed {
             None => return Ok(0.0),
-            Some(true) => at
-                .storage()
-                .fetch(
-                    dynamic::storage::<(u16,), u64>(PALLET, "TaoWeight"),
-                    (netuid,),
-                )
-                .await
-                .map_err(|e| fail(&e))?
-                .decode_as()
-                .map_err(|e| fail(&e))?,
-            Some(false) => at
-                .storage()
-                .fetch(dynamic::storage::<(), u64>(PALLET, "TaoWeight"), ())
-                .await
-                .map_err(|e| fail(&e))?
-                .decode_as()
-                .map_err(|e| fail(&e))?,
+            Some(true) => read(self, at, (PALLET, "TaoWeight"), (netuid,)).await?,
+            Some(false) => read(self, at, (PALLET, "TaoWeight"), ()).await?,
         };
         #[allow(clippy::cast_precision_loss)]
         Ok(raw as f64 / u64::MAX as f64)

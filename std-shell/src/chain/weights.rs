@@ -5,9 +5,10 @@
 //! `convert_weights_and_uids_for_emit` does, then sent with `set_weights`
 //! where the subnet's commit-reveal is off.
 //!
-//! Where commit-reveal is on, `set_weights` fails on chain
-//! (`CommitRevealEnabled`); veil refuses before sending, in one line that
-//! says whether the runtime offers `commit_timelocked_weights` at all.
+//! Where the subnet's commit-reveal is on (the default today), the weights
+//! go as `commit_timelocked_weights`, sealed to the round the subnet reveals
+//! them at ([`super::commit_reveal`]); a runtime without that call (spec
+//! 218) is refused before sending, in one line.
 
 use alloc::sync::Arc;
 use core::fmt;
@@ -17,6 +18,7 @@ use subxt::dynamic::{self, Value};
 use veil_core::sign::Keypair;
 
 use super::client::{Included, Subtensor, read};
+use super::commit_reveal::{self, EpochState};
 use crate::Error;
 use crate::phase4::weights::{FileSink, WeightSink, Weights};
 
@@ -157,20 +159,6 @@ impl Subtensor {
     ) -> Result<SentWeights, Error> {
         let graph = self.metagraph(netuid).await?;
         let at = self.at().await?;
-        let commit_reveal: bool =
-            read(self, &at, (PALLET, "CommitRevealWeightsEnabled"), (netuid,)).await?;
-        if commit_reveal {
-            let has_timelocked = at
-                .metadata_ref()
-                .pallet_by_name(PALLET)
-                .and_then(|p| p.call_variant_by_name("commit_timelocked_weights"))
-                .is_some();
-            return Err(self.fail(if has_timelocked {
-                format!("commit-reveal is on for netuid {netuid}: set_weights would fail with CommitRevealEnabled, and veil does not send commit_timelocked_weights yet")
-            } else {
-                format!("commit-reveal is on for netuid {netuid}, and this runtime has no commit_timelocked_weights call: its weights cannot be set with set_weights")
-            }));
-        }
         let me = crate::keys::address_of(&key.public());
         let Some(signer) = graph.metagraph.neurons.iter().find(|x| x.hotkey == me) else {
             return Err(self.fail(format!(
@@ -213,6 +201,29 @@ impl Subtensor {
             Some(v) => v,
             None => read(self, &at, (PALLET, "WeightsVersionKey"), (netuid,)).await?,
         };
+        let reveal_on: bool =
+            read(self, &at, (PALLET, "CommitRevealWeightsEnabled"), (netuid,)).await?;
+        if reveal_on {
+            let has_timelocked = at
+                .metadata_ref()
+                .pallet_by_name(PALLET)
+                .and_then(|p| p.call_variant_by_name("commit_timelocked_weights"))
+                .is_some();
+            if !has_timelocked {
+                return Err(self.fail(format!(
+                    "commit-reveal is on for netuid {netuid}, and this runtime has no commit_timelocked_weights call: its weights cannot be set with set_weights"
+                )));
+            }
+            let included = self
+                .commit_timelocked(netuid, key, &uids, &values, version_key)
+                .await?;
+            return Ok(SentWeights {
+                included,
+                uids,
+                values,
+                version_key,
+            });
+        }
         let call = dynamic::tx(
             PALLET,
             "set_weights",
@@ -230,6 +241,52 @@ impl Subtensor {
             values,
             version_key,
         })
+    }
+
+    /// `commit_timelocked_weights(netuid, commit, reveal_round, version)`:
+    /// the weights sealed to the quicknet round the subnet reveals them at
+    /// ([`super::commit_reveal`]), with the chain's
+    /// `CommitRevealWeightsVersion`.
+    async fn commit_timelocked(
+        &self,
+        netuid: u16,
+        key: &Keypair,
+        uids: &[u16],
+        values: &[u16],
+        version_key: u64,
+    ) -> Result<Included, Error> {
+        let at = self.at().await?;
+        let state = EpochState {
+            last_epoch_block: read(self, &at, (PALLET, "LastEpochBlock"), (netuid,)).await?,
+            pending_epoch_at: read(self, &at, (PALLET, "PendingEpochAt"), (netuid,)).await?,
+            subnet_epoch_index: read(self, &at, (PALLET, "SubnetEpochIndex"), (netuid,)).await?,
+            tempo: read(self, &at, (PALLET, "Tempo"), (netuid,)).await?,
+            blocks_since_last_step: read(self, &at, (PALLET, "BlocksSinceLastStep"), (netuid,))
+                .await?,
+            current_block: at.block_number(),
+        };
+        let reveal_period: u64 = read(self, &at, (PALLET, "RevealPeriodEpochs"), (netuid,)).await?;
+        let version: u16 = read(self, &at, (PALLET, "CommitRevealWeightsVersion"), ()).await?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|_| self.fail("the system clock is before 1970"))?
+            .as_secs_f64();
+        let round =
+            commit_reveal::reveal_round(&state, reveal_period, commit_reveal::BLOCK_TIME, now)
+                .map_err(|e| self.fail(format!("netuid {netuid}: {e}")))?;
+        let plain = commit_reveal::payload(&key.public().to_bytes(), uids, values, version_key);
+        let commit = commit_reveal::seal(&plain, round, &mut rand_core::OsRng)?;
+        let call = dynamic::tx(
+            PALLET,
+            "commit_timelocked_weights",
+            vec![
+                Value::u128(u128::from(netuid)),
+                Value::from_bytes(commit),
+                Value::u128(u128::from(round)),
+                Value::u128(u128::from(version)),
+            ],
+        );
+        self.submit("commit_timelocked_weights", &call, key).await
     }
 }
 

@@ -6,6 +6,7 @@ use alloc::sync::Arc;
 use anyhow::Result;
 use veil::axon::{AxonTarget, Transport};
 use veil::chain::metagraph::ChainTargets;
+use veil::chain::upkeep::Upkeep;
 use veil::chain::weights::ChainSink;
 use veil::clock::SystemClock;
 use veil::phase4::images::{self, BaseImage, ImageLimits};
@@ -65,6 +66,13 @@ pub(crate) struct Args {
     /// WeightsVersionKey).
     #[arg(long, value_name = "N")]
     version_key: Option<String>,
+    /// Keep the read commitment of the R2_* environment posted on chain
+    /// (checked every --chain-period; needs a subtensor and --netuid).
+    #[arg(long, requires = "netuid")]
+    publish_commitment: bool,
+    /// Seconds between the checks of the commitment on chain.
+    #[arg(long, value_name = "S", default_value = "300")]
+    chain_period: String,
     /// Seconds to wait for each miner's answer.
     #[arg(long, value_name = "S", default_value = "120")]
     timeout: String,
@@ -220,8 +228,27 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
         )),
         None => Arc::new(FileSink::new(&weights_out)),
     };
+    let upkeep = match (&on_chain, a.publish_commitment) {
+        (Some((n, chain)), true) => {
+            let env = |name: &str| std::env::var(name).ok();
+            let s3 = store::s3::S3Config::from_env(&env, None)?;
+            Some(Upkeep {
+                chain: chain.clone(),
+                netuid: *n,
+                key: Arc::clone(&keypair),
+                axon: None,
+                commitment: Some(rt.block_on(veil::registry::check_publishable(&s3, true))?),
+                allow: None,
+                every: args::parse_secs("--chain-period", &a.chain_period)?,
+            })
+        }
+        _ => None,
+    };
     let validator = Validator::new(keypair, config, base_images, sink, Arc::new(SystemClock))?;
     rt.block_on(async {
+        if let Some(upkeep) = upkeep {
+            tokio::spawn(upkeep.run());
+        }
         let book = registry.map(CommitmentBook::new);
         let stores = MinerStores::new(book, shared, shared_spec);
         validator::run_cycles(
