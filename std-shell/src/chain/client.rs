@@ -76,7 +76,9 @@ pub fn shown_url(url: &str) -> String {
             "{}://{}{}",
             u.scheme(),
             u.host_str().unwrap_or("?"),
-            u.port().map(|p| format!(":{p}")).unwrap_or_default()
+            u.port_or_known_default()
+                .map(|p| format!(":{p}"))
+                .unwrap_or_default()
         ),
         Err(_) => "(a malformed URL)".to_owned(),
     }
@@ -100,7 +102,11 @@ impl Subtensor {
             ));
         }
         let shown = shown_url(url);
-        let fail = |why: String| Error::Content(format!("subtensor {shown}: {why}"));
+        // A library's error may quote the URL, which can carry an API key:
+        // only `scheme://host:port` reaches a message.
+        let fail = |why: String| {
+            Error::Content(format!("subtensor {shown}: {}", why.replace(url, &shown)))
+        };
         let connect = async {
             let rpc = ReconnectingRpcClient::builder()
                 .max_response_size(u32::try_from(MAX_CHAIN_MESSAGE).unwrap_or(u32::MAX))
@@ -329,4 +335,19 @@ pub fn dispatch_line(e: &TransactionEventsError) -> String {
 
 fn one_line(s: &str) -> String {
     crate::text::peer_line(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_url;
+
+    #[test]
+    fn a_node_url_is_shown_without_its_secrets() {
+        assert_eq!(
+            shown_url("wss://user:s3cret@node.example:443/ws/KEY123?apikey=abc"),
+            "wss://node.example:443"
+        );
+        assert_eq!(shown_url("ws://127.0.0.1:9944"), "ws://127.0.0.1:9944");
+        assert_eq!(shown_url("not a url"), "(a malformed URL)");
+    }
 }
