@@ -21,10 +21,7 @@ use veil_tests::{bittensor_drand, hex_of, shared_vector};
 const HOTKEY: [u8; 32] = [7; 32];
 
 fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    veil::args::parse_hex("hex", s).unwrap()
 }
 
 fn round_1000_key() -> Option<RoundKey> {

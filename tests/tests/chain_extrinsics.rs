@@ -32,11 +32,7 @@ fn key() -> Keypair {
 
 fn hex_file(path: &std::path::Path) -> Vec<u8> {
     let text = std::fs::read_to_string(path).unwrap();
-    let text = text.trim().trim_start_matches("0x");
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
+    veil::args::parse_hex("metadata", text.trim()).unwrap()
 }
 
 /// The calls veil sends, dynamically encoded from the metadata.

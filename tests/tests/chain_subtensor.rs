@@ -35,11 +35,7 @@ const STRANGER: &str = "55555555555555555555555555555555555555555555555555555555
 const ACCOUNT: &str = "f0e1d2c3b4a5968778695a4b3c2d1e0f";
 
 fn keypair(seed: &str) -> Keypair {
-    let mut b = [0u8; 32];
-    for (i, byte) in b.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&seed[2 * i..2 * i + 2], 16).unwrap();
-    }
-    Keypair::from_mini_secret(&b).unwrap()
+    veil::keys::keypair_from_seed_hex("seed", seed).unwrap()
 }
 
 fn r2_env(read_key: &str) -> Vec<(&'static str, String)> {

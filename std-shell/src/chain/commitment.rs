@@ -16,7 +16,7 @@ use veil_core::commitment::ReadCommitment;
 use veil_core::sign::Keypair;
 use veil_core::subtensor::Registration;
 
-use super::client::Subtensor;
+use super::client::{Subtensor, try_read};
 use crate::Error;
 
 /// What [`Subtensor::publish_commitment`] did.
@@ -144,22 +144,13 @@ impl Subtensor {
             .entry(dynamic::constant::<u32>(PALLET, "RateLimit"))
             .ok();
         let Some(limit) = limit else { return Ok(None) };
-        let last = at
-            .storage()
-            .try_fetch(
-                dynamic::storage::<(u16, AccountId32), u32>(PALLET, "LastCommitment"),
-                (netuid, AccountId32(*hotkey)),
-            )
-            .await
-            .map_err(|e| self.fail(format!("LastCommitment: {e}")))?;
-        Ok(match last {
-            Some(v) => Some(
-                u64::from(
-                    v.decode_as::<u32>()
-                        .map_err(|e| self.fail(format!("LastCommitment: {e}")))?,
-                ) + u64::from(limit),
-            ),
-            None => None,
-        })
+        let last: Option<u32> = try_read(
+            self,
+            &at,
+            (PALLET, "LastCommitment"),
+            (netuid, AccountId32(*hotkey)),
+        )
+        .await?;
+        Ok(last.map(|block| u64::from(block) + u64::from(limit)))
     }
 }

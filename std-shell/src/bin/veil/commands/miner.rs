@@ -170,12 +170,14 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
         None => None,
     };
     let chain_allow = subtensor.is_some() && !a.allow_any && a.metagraph.is_none();
+    // The --allow hotkeys, always allowed beside the metagraph's.
+    let always: HashSet<[u8; 32]> = a
+        .allow
+        .iter()
+        .map(|h| args::parse_hotkey("--allow", h).map(|k| k.to_bytes()))
+        .collect::<Result<_, _>>()?;
     let allow = if chain_allow {
-        let mut always = HashSet::new();
-        for h in &a.allow {
-            always.insert(args::parse_hotkey("--allow", h)?.to_bytes());
-        }
-        Allow::Shared(Arc::new(std::sync::RwLock::new(always)))
+        Allow::Shared(Arc::new(std::sync::RwLock::new(always.clone())))
     } else {
         allow(a.allow_any, &a.allow, a.metagraph.as_deref(), &a.min_stake)?
     };
@@ -231,11 +233,6 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
     let chain_period = args::parse_secs("--chain-period", &a.chain_period)?;
     let min_stake = parse_stake(&a.min_stake)?;
     let upkeep_key = Arc::clone(&keypair);
-    let always: HashSet<[u8; 32]> = a
-        .allow
-        .iter()
-        .map(|h| args::parse_hotkey("--allow", h).map(|k| k.to_bytes()))
-        .collect::<Result<_, _>>()?;
     rt.block_on(async move {
         let service = MinerService::start(ServeConfig {
             keypair,
