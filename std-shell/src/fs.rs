@@ -78,6 +78,59 @@ pub fn read_file_capped(path: &Path, max: usize) -> Result<Vec<u8>, Error> {
         .ok_or_else(too_large)
 }
 
+/// Like [`read_file_capped`], for files veil itself wrote (a cache, a
+/// spool): a symbolic link is not followed and anything but a regular
+/// file is refused, before a byte is read (a FIFO is not waited on), and
+/// the size is checked before reading.
+///
+/// # Errors
+///
+/// [`Error::Read`] (a link or a special file as `InvalidInput`) or
+/// [`Error::FileTooLarge`].
+pub fn read_own_file_capped(path: &Path, max: usize) -> Result<Vec<u8>, Error> {
+    let read_err = |source| Error::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let mut file = opts.open(path).map_err(|e| {
+        // O_NOFOLLOW on a link fails with ELOOP.
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            read_err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a symbolic link, not followed",
+            ))
+        } else {
+            read_err(e)
+        }
+    })?;
+    let meta = file.metadata().map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(read_err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
+    if meta.len() > u64::try_from(max).unwrap_or(u64::MAX) {
+        return Err(Error::FileTooLarge {
+            path: path.to_owned(),
+            max,
+        });
+    }
+    read_capped_io(&mut file, max)
+        .map_err(read_err)?
+        .ok_or_else(|| Error::FileTooLarge {
+            path: path.to_owned(),
+            max,
+        })
+}
+
 /// Like [`read_file_capped`], with a missing file read as `None`.
 ///
 /// # Errors
@@ -229,6 +282,37 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn own_files_are_never_links_fifos_or_devices() {
+        let dir = std::env::temp_dir().join(format!("veil-fs-own-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        create_private_dir_all(&dir).unwrap();
+        let plain = dir.join("plain");
+        write_private_new(&plain, b"hello").unwrap();
+        assert_eq!(read_own_file_capped(&plain, 5).unwrap(), b"hello");
+        assert!(matches!(
+            read_own_file_capped(&plain, 4),
+            Err(Error::FileTooLarge { .. })
+        ));
+        let link = dir.join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        let err = read_own_file_capped(&link, 64).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        // A FIFO with no writer: refused at once, not waited on.
+        let fifo = dir.join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let err = read_own_file_capped(&fifo, 64).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

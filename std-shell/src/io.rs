@@ -27,6 +27,30 @@ pub fn open_input(path: Option<&Path>) -> Result<Box<dyn Read>, Error> {
     }
 }
 
+/// Opens a ciphertext to decrypt, as [`open_input`]; a regular file that is
+/// armored must end with its END line, checked before anything is opened
+/// ([`crate::timelock::armor::check_armor_end`]).
+///
+/// # Errors
+///
+/// [`Error::Read`], or [`Error::Content`] for truncated armor.
+pub fn open_ciphertext(path: Option<&Path>) -> Result<Box<dyn Read>, Error> {
+    match path {
+        Some(p) if p.as_os_str() != "-" => {
+            let read_err = |source| Error::Read {
+                path: p.to_owned(),
+                source,
+            };
+            let mut file = File::open(p).map_err(read_err)?;
+            if file.metadata().map_err(read_err)?.is_file() {
+                crate::timelock::armor::check_armor_end(&mut file)?;
+            }
+            Ok(Box::new(file))
+        }
+        _ => open_input(path),
+    }
+}
+
 /// Where output goes: stdout, or a temporary file renamed into place by
 /// [`Output::commit`]. Dropped without a commit, the temporary file is removed.
 pub struct Output {
@@ -57,9 +81,12 @@ impl Output {
         let name = dest
             .file_name()
             .ok_or_else(|| Error::value("-o", format!("{} is not a file path", dest.display())))?;
+        // An unpredictable name, created new: nobody can plant a link there.
+        let mut r = [0u8; 8];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut r);
         let mut tmp_name = std::ffi::OsString::from(".");
         tmp_name.push(name);
-        tmp_name.push(format!(".veil-tmp-{}", std::process::id()));
+        tmp_name.push(format!(".veil-tmp-{}", hex::encode(r)));
         let tmp = dest.with_file_name(tmp_name);
         let file = std::fs::OpenOptions::new()
             .write(true)

@@ -1,9 +1,13 @@
-//! Where a hotkey comes from: `--seed HEX`, `--seed-file F`, or a bittensor
-//! wallet's hotkey file (`{path}/{name}/hotkeys/{hotkey}`, plaintext JSON).
+//! Where a hotkey comes from: `--seed HEX` (one-shot commands only),
+//! `--seed-file F`, the [`SEED_ENV`] variable, or a bittensor wallet's
+//! hotkey file (`{path}/{name}/hotkeys/{hotkey}`, plaintext JSON).
 //!
 //! Files holding secrets must not be readable by group or others; veil
 //! refuses them rather than use a key that may already have leaked. Secret
-//! bytes live in `Zeroizing` buffers and never reach an error message.
+//! bytes live in `Zeroizing` buffers (JSON fields are borrowed from the
+//! file's wiped buffer, never copied into strings of their own) and never
+//! reach an error message. A long-running command's command line is
+//! readable by every local user for its lifetime, so it takes no `--seed`.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +19,28 @@ use zeroize::Zeroizing;
 
 use crate::Error;
 use crate::limits::MAX_KEY_FILE;
+
+/// The variable a seed may come from (hex, as `--seed`): never passed to
+/// a child process (veil's children start from a cleared environment,
+/// [`crate::process`]).
+pub const SEED_ENV: &str = "VEIL_SEED";
+
+/// A keypair from [`SEED_ENV`], when it is set.
+///
+/// # Errors
+///
+/// [`Error::Value`] naming the variable for a value that is not a seed.
+pub fn keypair_from_seed_env() -> Result<Option<Keypair>, Error> {
+    match std::env::var_os(SEED_ENV) {
+        None => Ok(None),
+        Some(value) => {
+            let value = Zeroizing::new(value.into_encoded_bytes());
+            let text = core::str::from_utf8(&value)
+                .map_err(|_| Error::value(SEED_ENV, "not a hex seed"))?;
+            keypair_from_seed_hex(SEED_ENV, text).map(Some)
+        }
+    }
+}
 
 /// The SS58 address (bittensor's prefix 42) of a key.
 pub fn address_of(key: &PublicKey) -> String {
@@ -134,6 +160,17 @@ pub fn keypair_from_seed_file(path: &Path) -> Result<Keypair, Error> {
     keypair_from_seed_hex("--seed-file", text)
 }
 
+/// The fields of a bittensor hotkey file veil reads (others are ignored).
+#[derive(serde::Deserialize)]
+struct Keyfile<'a> {
+    #[serde(rename = "secretSeed", default, borrow)]
+    secret_seed: Option<&'a str>,
+    #[serde(rename = "privateKey", default, borrow)]
+    private_key: Option<&'a str>,
+    #[serde(rename = "publicKey", default, borrow)]
+    public_key: Option<&'a str>,
+}
+
 /// A keypair from a bittensor hotkey file: `secretSeed` (32 bytes) first,
 /// then `privateKey` (64 bytes); `publicKey`, when present, must match.
 /// Extra fields and non-string values (`cryptoType: 1`) are tolerated.
@@ -146,11 +183,12 @@ pub fn keypair_from_wallet(wallet: &WalletRef) -> Result<Keypair, Error> {
     let path = wallet.hotkey_file();
     let bytes = read_secret_file(&path)?;
     let bad = |why: &str| Error::Content(format!("{}: {why}", path.display()));
-    let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| {
+    // The secrets are borrowed from `bytes` (wiped on drop): hex has no
+    // escapes, so serde never copies them into strings of its own.
+    let json: Keyfile<'_> = serde_json::from_slice(&bytes).map_err(|_| {
         bad("not a bittensor keyfile (JSON expected; encrypted hotkeys are not supported)")
     })?;
-    let field = |k: &str| json.get(k).and_then(serde_json::Value::as_str);
-    let keypair = match (field("secretSeed"), field("privateKey")) {
+    let keypair = match (json.secret_seed, json.private_key) {
         (Some(seed), _) => keypair_from_seed_hex("secretSeed", seed),
         (None, Some(private)) => keypair_from_seed_hex("privateKey", private),
         (None, None) => Err(bad("has neither secretSeed nor privateKey")),
@@ -159,7 +197,7 @@ pub fn keypair_from_wallet(wallet: &WalletRef) -> Result<Keypair, Error> {
         Error::Value { what, reason } => bad(&format!("{what}: {reason}")),
         other => other,
     })?;
-    if let Some(pk) = field("publicKey") {
+    if let Some(pk) = json.public_key {
         let expected = encoding::decode_array::<32>(pk)
             .map_err(|_| bad("publicKey is not 32 bytes of hex"))?;
         if expected != keypair.public().to_bytes() {

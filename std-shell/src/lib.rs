@@ -47,6 +47,7 @@ pub mod keys;
 pub mod limits;
 pub mod listener;
 pub mod phase4;
+pub mod process;
 pub mod registry;
 pub mod store;
 pub mod text;

@@ -65,8 +65,27 @@ pub const MAX_DRAND_RESPONSE: usize = 64 * 1024;
 pub const MAX_AXON_BODY: usize = 32 * 1024 * 1024;
 
 /// Room in a miner's answer beyond the echoed request: the submissions
-/// themselves (16 records of ~1.5 KiB) with ample margin.
-pub const ANSWER_MARGIN: usize = 16 * 1024 * 1024;
+/// themselves (at most 40 records of ~2 KiB are read) with ample margin.
+pub const ANSWER_MARGIN: usize = 1024 * 1024;
+
+/// What a reveal's objects may hold in memory at once by default
+/// (`veil reveal --memory`): each object being read, opened and checked
+/// counts its sealed bytes and its plaintext ([`reveal_cost`]): four of the
+/// largest objects at once, and many small ones. Beside it, each of the
+/// `--jobs` checks decodes at most one image ([`MAX_IMAGE_ALLOC`]), so a
+/// reveal's peak stays under this budget plus `jobs` decodes.
+pub const REVEAL_MEMORY: u64 = 512 * 1024 * 1024;
+
+/// What one object of `size` bytes costs the reveal's memory budget: its
+/// sealed bytes and its plaintext, never more than one copy of each.
+pub const fn reveal_cost(size: u64) -> u64 {
+    size.saturating_mul(2)
+}
+
+/// What the objects a validator reads at once (to check their rounds and
+/// keep their copies) may hold in memory: four of the largest, however many
+/// miners answer at once.
+pub const VALIDATOR_OBJECT_MEMORY: u64 = 256 * 1024 * 1024;
 
 /// Largest sealed object the validator reads to check its round, and the
 /// reveal reads to open it.
@@ -98,10 +117,27 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
 /// requests get 503 until old ones expire.
 pub const MAX_BTAUTH_NONCES: usize = 65_536;
 
+/// Most nonces of one hotkey a btauth/1 receiver remembers (its requests
+/// of the last 12 s): past it that hotkey gets 503, while the others are
+/// served.
+pub const MAX_BTAUTH_NONCES_PER_CALLER: usize = 512;
+
+/// Most dendrite sessions (uuids) of one hotkey the axon remembers: a
+/// bittensor dendrite keeps one uuid for its lifetime, so a caller needs a
+/// few; past it that hotkey gets 503, while the others are served.
+pub const MAX_SESSIONS_PER_CALLER: usize = 64;
+
 /// Most `(hotkey, uuid)` pairs whose last nonce the axon remembers at once:
 /// beyond it, entries too old to matter are dropped, and if none are, new
 /// callers get 503 until some are.
 pub const MAX_AXON_CALLERS: usize = 65_536;
+
+/// How long a miner works on a request whose caller states no timeout.
+pub const DEFAULT_ANSWER_TIME: Duration = Duration::from_secs(120);
+
+/// The longest a miner works on one request, whatever its caller states:
+/// its generator runs are then killed and their slots freed.
+pub const MAX_ANSWER_TIME: Duration = Duration::from_secs(300);
 
 /// Most requests the axon handles at once past authentication.
 pub const MAX_AXON_IN_FLIGHT: usize = 32;
@@ -122,6 +158,10 @@ pub const MAX_PUBLIC_PUT: usize = 256 * 1024 * 1024;
 /// few thousand uids, and stale entries of deregistered hotkeys add to that.
 pub const MAX_CHAIN_COMMITMENTS: usize = 65_536;
 
+/// The longest one read of a subnet's commitments may take, every page
+/// included (each call also has its own timeout).
+pub const MAX_REGISTRY_READ_TIME: Duration = Duration::from_secs(120);
+
 /// Largest subtensor storage value accepted (a `Registration` holding one
 /// 128-byte commitment is ~200 bytes).
 pub const MAX_CHAIN_VALUE: usize = 8 * 1024;
@@ -134,12 +174,24 @@ pub const MAX_CHAIN_MESSAGE: usize = 16 * 1024 * 1024;
 /// timelocked weights commit is a few KiB).
 pub const MAX_CHAIN_REQUEST: u32 = 1024 * 1024;
 
+/// Beacons a devnet keeps once signed (each ~300 bytes of JSON): a round
+/// asked again is not signed again.
+pub const DEVNET_SIGNED_CACHE: usize = 4096;
+
+/// Beacons a devnet signs at once, on blocking threads (a signature is
+/// ~0.65 ms of CPU): more requests for unsigned rounds wait their turn.
+pub const DEVNET_SIGNERS: usize = 2;
+
 // ---------------------------------------------------------------------------
 // Disk the miner uses
 
 /// Bytes a spool holds by default before refusing more (what a miner keeps
 /// while its store is down).
 pub const DEFAULT_SPOOL_CAP: u64 = 1 << 30;
+
+/// Largest spool entry description read (a key, a size, a digest and a
+/// store's name: well under 2 KiB).
+pub const MAX_SPOOL_META: usize = 64 * 1024;
 
 /// Largest object one spool entry holds (it is in memory while spooled and
 /// when read back).

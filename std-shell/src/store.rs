@@ -155,6 +155,20 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     /// A [`StoreError`]: [`ErrorKind::NotFound`] when there is none.
     async fn get(&self, key: &str, max_bytes: u64) -> Result<Vec<u8>, StoreError>;
 
+    /// At most `len` bytes of `key` from byte `start` on (fewer when the
+    /// object ends first; none past its end): what a reader that needs
+    /// the object's ends only fetches. The default reads the object whole
+    /// (within `start + len` bytes, or fails as too large); the stores veil
+    /// ships ask for the range alone.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`]: [`ErrorKind::NotFound`] when there is none.
+    async fn get_range(&self, key: &str, start: u64, len: u64) -> Result<Vec<u8>, StoreError> {
+        let whole = self.get(key, start.saturating_add(len)).await?;
+        Ok(range_of(&whole, start, len).to_vec())
+    }
+
     /// Size and last-modified time of `key`, or `None` when absent.
     ///
     /// # Errors
@@ -176,6 +190,26 @@ pub trait ObjectStore: Send + Sync + fmt::Debug {
     ///
     /// A [`StoreError`].
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// Bytes `start..start + len` of `bytes`, clamped to its end.
+pub(crate) fn range_of(bytes: &[u8], start: u64, len: u64) -> &[u8] {
+    let start = usize::try_from(start)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let end = usize::try_from(len)
+        .unwrap_or(usize::MAX)
+        .saturating_add(start)
+        .min(bytes.len());
+    bytes.get(start..end).unwrap_or_default()
+}
+
+/// An HTTP `Range` header value for `len` bytes from `start` (`len > 0`).
+pub(crate) fn range_header(start: u64, len: u64) -> String {
+    format!(
+        "bytes={start}-{}",
+        start.saturating_add(len.max(1)).saturating_sub(1)
+    )
 }
 
 /// Stores `bytes` under `key` (a convenience over [`ObjectStore::put`]).

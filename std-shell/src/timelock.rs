@@ -7,7 +7,7 @@
 //! bittensor are AES-GCM over the whole body: they are read whole, capped
 //! at [`MAX_TLE_LEN`].
 
-mod armor;
+pub mod armor;
 mod chunks;
 
 use std::io::{self, BufReader, Cursor, Read, Write};
@@ -514,4 +514,70 @@ impl Read for Counting<'_> {
         self.n += k as u64;
         Ok(k)
     }
+}
+
+/// How much of an object's head carries its round: an age header (up to
+/// [`MAX_AGE_HEADER_LEN`], a third more when armored) or a bittensor
+/// envelope's compact length.
+pub const ROUND_HEAD_LEN: usize = MAX_AGE_HEADER_LEN * 2;
+
+/// Inspects an object of `size` bytes from its ends only: `head`, its first
+/// bytes (all of them when the object is no longer than [`ROUND_HEAD_LEN`],
+/// else at least that many), and `tail`, its last 8 bytes. Finds the round
+/// (and the chain, for age) it is sealed to; the payload is not read, so
+/// `payload_len` is `None` for a large object. `Ok(None)` when the format
+/// needs the whole object (a raw TLE larger than `head`).
+///
+/// # Errors
+///
+/// A malformed age header, or bytes no format veil reads starts with.
+pub fn inspect_ends(head: &[u8], tail: [u8; 8], size: u64) -> Result<Option<Inspection>, Error> {
+    if head.len() as u64 >= size {
+        return inspect(&mut &head[..]).map(Some);
+    }
+    let Some((_, armored)) = format::detect_streaming(head) else {
+        return Ok(bittensor::round_from_ends(head, tail, size)
+            .ok()
+            .map(|round| Inspection {
+                format: Format::Bittensor.name(),
+                round: Some(round.get()),
+                chain_hash: None,
+                ciphertext_len: size,
+                payload_len: None,
+            }));
+    };
+    // The header is all that is parsed: reading stops at the end of `head`
+    // (or, armored, at its last whole line).
+    let mut hbuf = vec![0u8; MAX_AGE_HEADER_LEN];
+    let n = if armored {
+        let lines = head
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(head, |i| head.get(..=i).unwrap_or(head));
+        read_until_error(&mut ArmorReader::new(BufReader::new(lines)), &mut hbuf)
+    } else {
+        read_until_error(&mut &head[..], &mut hbuf)
+    };
+    let hdr = Header::parse(hbuf.get(..n).unwrap_or(&[]))?;
+    Ok(Some(Inspection {
+        format: Format::Age.name(),
+        round: Some(hdr.round().get()),
+        chain_hash: Some(Hex(hdr.chain_hash()).to_string()),
+        ciphertext_len: size,
+        payload_len: None,
+    }))
+}
+
+/// Reads into `buf` until it is full, the input ends or fails; the count.
+fn read_until_error(r: &mut dyn Read, buf: &mut [u8]) -> usize {
+    let mut n = 0;
+    while let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) {
+        match r.read(rest) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    n
 }

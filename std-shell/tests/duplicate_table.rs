@@ -12,7 +12,7 @@ use core::fmt::Write as _;
 use std::path::Path;
 
 use image::RgbImage;
-use veil::phase4::generator::{Builtin, Generator, Job, Variation};
+use veil::phase4::generator::{Builtin, Cancel, Generator, Job, Variation};
 use veil::phase4::images::{self, Fingerprint, ImageLimits, NEAR_DUPLICATE_MAX};
 
 /// The request types measured (the standard five, each single type, both
@@ -54,6 +54,7 @@ fn variation(base: &RgbImage, kind: &str, intensity: &str, seed: [u8; 32]) -> Rg
         daily_seed: None,
         challenge_id: "duplicate-table",
         variations: &v,
+        cancel: &Cancel::new(),
     };
     let png = Builtin
         .generate(&job)

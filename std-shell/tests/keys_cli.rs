@@ -7,6 +7,7 @@ const DEV_ADDRESS: &str = "5DfhGyQdFobKM8NsWvEeAKk5EQQgYe9AydgJ7rMB6E1EqRzV";
 
 fn veil() -> Veil {
     Veil::at(env!("CARGO_BIN_EXE_veil"))
+        .env_remove("VEIL_SEED")
         .env_remove("BT_WALLET_NAME")
         .env_remove("BT_WALLET_HOTKEY")
         .env("BT_WALLET_PATH", "/nonexistent-veil-wallets")
@@ -68,6 +69,34 @@ fn address_from_seed_text_and_seed_file() {
         &["address", "--seed", DEV_SEED, "--seed-file", "x"],
         "cannot be used",
     );
+}
+
+#[test]
+fn the_seed_may_come_from_veil_seed_and_long_running_commands_refuse_it_on_the_command_line() {
+    let from_env = veil().env("VEIL_SEED", DEV_SEED);
+    assert_eq!(
+        String::from_utf8(from_env.ok(&["address"], b"")).unwrap(),
+        format!("{DEV_ADDRESS}\n")
+    );
+    // A bad value names the variable, never the value.
+    let bad = veil()
+        .env("VEIL_SEED", "zz")
+        .fails_with(1, &["address"], b"");
+    assert!(bad.contains("VEIL_SEED"), "{bad}");
+    let miner_target = format!("127.0.0.1:9:{DEV_ADDRESS}");
+    for command in [
+        vec!["miner"],
+        vec!["validator", "--miner", miner_target.as_str()],
+    ] {
+        let args = [command.as_slice(), &["--seed", DEV_SEED]].concat();
+        let stderr = veil().fails_with(1, &args, b"");
+        assert!(
+            stderr.contains("--seed-file") && stderr.contains("VEIL_SEED"),
+            "{command:?}: {stderr}"
+        );
+        assert!(!stderr.contains(&DEV_SEED[..12]), "a secret reached stderr");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    }
 }
 
 #[test]

@@ -232,3 +232,33 @@ fn output_file_is_all_or_nothing() {
     assert_eq!(out.stdout, pt[..3 * 65_536]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_truncated_armored_file_is_refused_before_any_plaintext() {
+    let pt = b"secret plaintext that must not leak".repeat(4000);
+    let armored = ok(&["encrypt", "--round", "1000", "--armor"], &pt);
+    let text = String::from_utf8(armored).unwrap();
+    let cut = text
+        .trim_end()
+        .strip_suffix("-----END AGE ENCRYPTED FILE-----")
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("veil-armor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("cut.age");
+    std::fs::write(&file, cut).unwrap();
+    let out = veil(
+        &["decrypt", "--signature", SIG, file.to_str().unwrap()],
+        b"",
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "plaintext was written before the check"
+    );
+    assert!(stderr.contains("no END line"), "{stderr}");
+    // Each cause said once.
+    let e = fails(&["decrypt", "--signature", SIG, dir.to_str().unwrap()], b"");
+    assert_eq!(e.matches("os error 21").count(), 1, "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

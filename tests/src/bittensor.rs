@@ -466,7 +466,8 @@ impl VeilMiner {
         // Run in the scratch directory, so defaults such as the spool
         // (`veil-spool`) land there, never in the checkout.
         cmd.current_dir(scratch.path())
-            .args(["miner", "--listen", "127.0.0.1:0", "--seed", seed_hex])
+            .args(["miner", "--listen", "127.0.0.1:0"])
+            .env("VEIL_SEED", seed_hex)
             .arg("--store")
             .arg(store)
             .args(args);
@@ -667,7 +668,8 @@ pub fn validator_files(
     }
     let mut cmd = Command::new(veil_bin());
     cmd.current_dir(scratch.path())
-        .args(["validator", "--seed", seed_hex])
+        .args(["validator"])
+        .env("VEIL_SEED", seed_hex)
         .arg("--images")
         .arg(&images)
         .args(["--store", store])

@@ -243,11 +243,10 @@ fn veil_on_a_real_subtensor_runtime() {
                 "miner",
                 "--listen",
                 &format!("{AXON_IP}:0"),
-                "--seed",
-                MINER,
                 "--chain",
                 "quicknet",
             ])
+            .env("VEIL_SEED", MINER)
             .arg("--store")
             .arg(format!("dir:{}", store.display()))
             .arg("--spool")

@@ -234,7 +234,8 @@ fn a_replayed_challenge_gets_no_copy_of_the_victims_images() {
         }
         other => panic!("a second round for one challenge was answered: {other:?}"),
     }
-    let stolen: Vec<Vec<u8>> = answer.body["s3_submissions"]
+    let answer: Value = serde_json::from_slice(&answer.body).unwrap();
+    let stolen: Vec<Vec<u8>> = answer["s3_submissions"]
         .as_array()
         .unwrap()
         .iter()

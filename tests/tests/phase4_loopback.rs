@@ -173,7 +173,8 @@ fn run_validator(
 ) -> Vec<Value> {
     let mut cmd = Command::new(veil_tests::veil_bin());
     cmd.current_dir(dir.path())
-        .args(["validator", "--seed", VALIDATOR_SEED, "--chain", "quicknet"])
+        .args(["validator", "--chain", "quicknet"])
+        .env("VEIL_SEED", VALIDATOR_SEED)
         .args(args);
     let out = run_limited(&mut cmd, dir, tag, VALIDATOR_LIMIT);
     let stdout = String::from_utf8(out.stdout.clone()).expect("utf-8 stdout");

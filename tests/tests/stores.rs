@@ -529,8 +529,12 @@ async fn an_upload_cut_off_mid_stream_is_spooled_and_recovered_after_a_restart()
     }
     proxy.kill().await;
     // The spool holds objects and keys only: no credential reached the disk.
-    for entry in std::fs::read_dir(&spool_dir).unwrap() {
-        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+    for entry in std::fs::read_dir(spool_dir.join(veil::store::spool::SPOOL_SUBDIR)).unwrap() {
+        let entry = entry.unwrap();
+        if !entry.file_type().unwrap().is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).unwrap();
         for secret in [
             &writer.secret_access_key,
             &writer.access_key_id,
@@ -585,6 +589,8 @@ async fn spool_entries_are_checked_addressed_and_never_roll_back_newer_objects()
         Arc::new(LocalStore::open(&scratch.path().join("store")).unwrap());
     let here = store.describe();
     let spool = Spool::open(&spool_dir, 1 << 20).unwrap();
+    let spool_dir = spool.dir().to_owned();
+    assert_eq!(spool_dir, scratch.path().join("spool").join("veil-spool"));
     spool.push("k/one", &here, b"original bytes").await.unwrap();
     spool.push("k/two", &here, b"fine").await.unwrap();
     spool

@@ -139,6 +139,29 @@ pub fn parse(bytes: &[u8]) -> Result<(Round, Range<usize>), TleError> {
     Ok((round, used..end))
 }
 
+/// The round of an envelope of `size` bytes read from its ends only:
+/// `head`, its first bytes (at least the compact length's, up to 9), and
+/// `tail`, its last 8; the compact length must account for exactly `size`.
+/// What a reader that will not fetch the whole envelope can check; the TLE
+/// inside is not parsed (opening it does that).
+///
+/// # Errors
+///
+/// [`TleError::Malformed`] when the length does not match `size` or the
+/// round is 0.
+pub fn round_from_ends(head: &[u8], tail: [u8; 8], size: u64) -> Result<Round, TleError> {
+    let (len, used) = read_compact(head).ok_or(TleError::Malformed("envelope length"))?;
+    let end = u64::try_from(used)
+        .ok()
+        .and_then(|u| u.checked_add(len))
+        .and_then(|e| e.checked_add(8))
+        .ok_or(TleError::Malformed("envelope length"))?;
+    if end != size {
+        return Err(TleError::Malformed("envelope length"));
+    }
+    Round::new(u64::from_le_bytes(tail)).map_err(|_| TleError::Malformed("envelope round is 0"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,5 +188,23 @@ mod tests {
         assert_eq!(read_compact(&[0x05, 0x00]), None);
         assert_eq!(read_compact(&[]), None);
         assert_eq!(read_compact(&[0xff]), None);
+    }
+
+    #[test]
+    fn the_round_read_from_the_ends_matches_a_whole_parse() {
+        for inner in [0usize, 63, 64, 16_384, 70_000] {
+            let mut env = alloc::vec![0u8; 9 + inner + 8];
+            let used = write_compact(inner, &mut env).unwrap();
+            env.truncate(used + inner + 8);
+            let end = env.len();
+            env[end - 8..].copy_from_slice(&12_345u64.to_le_bytes());
+            let (whole, _) = parse(&env).unwrap();
+            let tail: [u8; 8] = env[end - 8..].try_into().unwrap();
+            let head = &env[..env.len().min(9)];
+            let size = env.len() as u64;
+            assert_eq!(round_from_ends(head, tail, size).unwrap(), whole);
+            assert!(round_from_ends(head, tail, size + 1).is_err());
+            assert!(round_from_ends(head, [0; 8], size).is_err());
+        }
     }
 }

@@ -10,6 +10,7 @@
 
 use core::time::Duration;
 
+use alloc::collections::VecDeque;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -19,7 +20,7 @@ use sha2::{Digest, Sha256};
 use veil_core::bittensor::btauth::{ALLOWED_SKEW_NS, BtAuthError, BtAuthHeaders, MAX_AGE_NS};
 
 use super::server::{Axon, Caller, Refusal, Transport};
-use crate::limits::MAX_BTAUTH_NONCES;
+use crate::limits::{MAX_BTAUTH_NONCES, MAX_BTAUTH_NONCES_PER_CALLER};
 
 impl From<BtAuthError> for Refusal {
     fn from(e: BtAuthError) -> Self {
@@ -28,30 +29,54 @@ impl From<BtAuthError> for Refusal {
 }
 
 /// The `(hotkey, nonce)` pairs accepted within their freshness window: a
-/// replay of one is refused. Bounded: entries expire after the window, and
-/// at the cap new requests are refused until some do.
+/// replay of one is refused. Bounded per caller ([`MAX_BTAUTH_NONCES_PER_CALLER`]:
+/// a caller past it gets 503, the others are served) and in all
+/// ([`MAX_BTAUTH_NONCES`]); entries expire after the window.
 #[derive(Debug, Default)]
 pub(super) struct Seen {
-    accepted: HashMap<(String, u64), Instant>,
+    /// Per hotkey, its accepted nonces in the order they came.
+    callers: HashMap<String, VecDeque<(u64, Instant)>>,
+    total: usize,
 }
 
 impl Seen {
     /// Records `(hotkey, nonce)`; false when it was already accepted.
     fn check_and_store(&mut self, hotkey: &str, nonce: u64) -> Result<bool, Refusal> {
         let window = Duration::from_nanos(MAX_AGE_NS + ALLOWED_SKEW_NS);
-        let key = (hotkey.to_owned(), nonce);
-        if self.accepted.contains_key(&key) {
-            return Ok(false);
+        let now = Instant::now();
+        let expired = |at: &Instant| now.saturating_duration_since(*at) > window;
+        if let Some(mine) = self.callers.get_mut(hotkey) {
+            while mine.front().is_some_and(|(_, at)| expired(at)) {
+                mine.pop_front();
+                self.total = self.total.saturating_sub(1);
+            }
+            if mine.iter().any(|(n, _)| *n == nonce) {
+                return Ok(false);
+            }
+            if mine.len() >= MAX_BTAUTH_NONCES_PER_CALLER {
+                return Err(Refusal::new(
+                    503,
+                    "too many requests from this hotkey; try again later",
+                ));
+            }
         }
-        if self.accepted.len() >= MAX_BTAUTH_NONCES {
-            let now = Instant::now();
-            self.accepted
-                .retain(|_, at| now.saturating_duration_since(*at) <= window);
-            if self.accepted.len() >= MAX_BTAUTH_NONCES {
+        if self.total >= MAX_BTAUTH_NONCES {
+            let mut total = 0;
+            self.callers.retain(|_, mine| {
+                mine.retain(|(_, at)| !expired(at));
+                total += mine.len();
+                !mine.is_empty()
+            });
+            self.total = total;
+            if self.total >= MAX_BTAUTH_NONCES {
                 return Err(Refusal::new(503, "too many requests; try again later"));
             }
         }
-        self.accepted.insert(key, Instant::now());
+        self.callers
+            .entry(hotkey.to_owned())
+            .or_default()
+            .push_back((nonce, now));
+        self.total += 1;
         Ok(true)
     }
 }
@@ -117,5 +142,24 @@ impl Axon {
             body,
             permit,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_hotkey_cannot_fill_the_nonce_table() {
+        let mut seen = Seen::default();
+        for nonce in 0..MAX_BTAUTH_NONCES_PER_CALLER as u64 {
+            assert!(seen.check_and_store("greedy", nonce).unwrap());
+        }
+        assert!(!seen.check_and_store("greedy", 0).unwrap(), "a replay");
+        let refused = seen.check_and_store("greedy", u64::MAX).unwrap_err();
+        assert_eq!(refused.status, 503);
+        // Another caller is served.
+        assert!(seen.check_and_store("other", 0).unwrap());
+        assert!(!seen.check_and_store("other", 0).unwrap());
     }
 }

@@ -3,6 +3,7 @@
 //! strictly increasing nanosecond nonces) or btauth/1 (bittensor 11) — and
 //! reads the answer within a size cap and a timeout.
 
+use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use core::time::Duration;
@@ -11,6 +12,7 @@ use std::time::Instant;
 
 use axum::http::header::CONTENT_TYPE;
 use rand_core::{OsRng, RngCore};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 use veil_core::axon::{self, DENDRITE_VERSION, EMPTY_BODY_HASH, header};
@@ -131,10 +133,30 @@ impl CallError {
 /// A 200 answer.
 #[derive(Clone, Debug)]
 pub struct Reply {
-    /// The JSON body (a synapse).
-    pub body: Map<String, Value>,
+    /// The JSON body (a synapse object), as it came: the caller decodes
+    /// what it needs into typed records (never a generic tree: an answer
+    /// of N bytes costs about N).
+    pub body: Vec<u8>,
     /// Time from sending to the whole body read.
     pub elapsed: Duration,
+}
+
+/// What the dendrite reads of any answer: its status and message, each
+/// left raw (borrowed) until used, everything else skipped unread.
+#[derive(serde::Deserialize)]
+struct Head<'a> {
+    #[serde(borrow, default)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    axon: Option<&'a RawValue>,
+}
+
+#[derive(serde::Deserialize)]
+struct AxonHead<'a> {
+    #[serde(borrow, default)]
+    status_code: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    status_message: Option<&'a RawValue>,
 }
 
 /// A dendrite: signs requests with a hotkey, one uuid per process, strictly
@@ -277,7 +299,13 @@ impl Dendrite {
                 self.max_response
             )));
         }
-        let mut bytes = Vec::new();
+        // Sized once from a declared length (checked above), so the buffer
+        // never doubles past the answer.
+        let declared = response
+            .content_length()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0);
+        let mut bytes = Vec::with_capacity(declared.min(self.max_response));
         while let Some(chunk) = response.chunk().await.map_err(classify)? {
             if bytes.len() + chunk.len() > self.max_response {
                 return Err(CallError::Invalid(format!(
@@ -288,11 +316,15 @@ impl Dendrite {
             bytes.extend_from_slice(&chunk);
         }
         let elapsed = started.elapsed();
-        let body: Option<Map<String, Value>> = serde_json::from_slice(&bytes).ok();
-        let body_axon = body.as_ref().and_then(|b| b.get("axon"));
-        let body_status = body_axon
-            .and_then(|a| a.get("status_code"))
-            .and_then(Value::as_u64)
+        let head = serde_json::from_slice::<Head<'_>>(&bytes).ok();
+        let axon = head
+            .as_ref()
+            .and_then(|h| h.axon)
+            .and_then(|a| serde_json::from_str::<AxonHead<'_>>(a.get()).ok());
+        let body_status = axon
+            .as_ref()
+            .and_then(|a| a.status_code)
+            .and_then(|s| serde_json::from_str::<u64>(s.get()).ok())
             .and_then(|s| u16::try_from(s).ok());
         // btauth answers say everything with the HTTP status; a 10.x axon
         // may say it in its headers or body instead.
@@ -301,20 +333,24 @@ impl Dendrite {
             Transport::Axon => header_status.or(body_status).unwrap_or(http_status),
         };
         if status != 200 || http_status != 200 {
-            let message = body
+            let text = |raw: Option<&RawValue>| {
+                raw.and_then(|r| serde_json::from_str::<Cow<'_, str>>(r.get()).ok())
+            };
+            let message = head
                 .as_ref()
-                .and_then(|b| {
-                    b.get("message")
-                        .or_else(|| body_axon.and_then(|a| a.get("status_message")))
+                .and_then(|h| {
+                    text(h.message).or_else(|| text(axon.as_ref().and_then(|a| a.status_message)))
                 })
-                .and_then(Value::as_str)
-                .map_or_else(|| format!("HTTP {http_status}"), peer_line);
+                .map_or_else(|| format!("HTTP {http_status}"), |m| peer_line(&m));
             return Err(CallError::Status {
                 status: if status == 200 { http_status } else { status },
                 message,
             });
         }
-        let body = body.ok_or_else(|| CallError::Invalid("not a JSON object".into()))?;
+        if head.is_none() {
+            return Err(CallError::Invalid("not a JSON object".into()));
+        }
+        let body = bytes;
         Ok(Reply { body, elapsed })
     }
 

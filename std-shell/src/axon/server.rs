@@ -33,7 +33,7 @@
 
 use alloc::sync::Arc;
 use core::time::Duration;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -49,6 +49,7 @@ use veil_core::bittensor::btauth;
 use veil_core::sign::PublicKey;
 
 use super::btauth::Seen;
+use super::v10::Sessions;
 use crate::clock::Clock;
 use crate::keys::address_of;
 use crate::limits::{BODY_TIMEOUT, MAX_AXON_BODY, MAX_AXON_CALLERS, MAX_AXON_IN_FLIGHT};
@@ -166,7 +167,7 @@ pub(super) struct Axon {
     pub(super) hotkey: String,
     pub(super) config: AxonConfig,
     synapse: Arc<dyn Synapse>,
-    pub(super) last_nonces: Mutex<HashMap<(String, String), u64>>,
+    pub(super) last_nonces: Mutex<Sessions>,
     pub(super) seen: Mutex<Seen>,
     in_flight: Arc<tokio::sync::Semaphore>,
     pub(super) clock: Arc<dyn Clock>,
@@ -193,7 +194,7 @@ pub fn router(
         clock,
         config,
         synapse,
-        last_nonces: Mutex::new(HashMap::new()),
+        last_nonces: Mutex::new(Sessions::default()),
         seen: Mutex::new(Seen::default()),
     });
     Router::new().fallback(serve).with_state(axon)

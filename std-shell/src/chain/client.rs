@@ -278,12 +278,17 @@ where
     V: DecodeAsType,
 {
     let fail = |e: &dyn fmt::Display| chain.fail(format!("{pallet}.{entry}: {e}"));
-    at.storage()
-        .fetch(subxt::dynamic::storage::<K, V>(pallet, entry), keys)
+    let what = format!("{pallet}.{entry}");
+    chain
+        .within(&what, async {
+            at.storage()
+                .fetch(subxt::dynamic::storage::<K, V>(pallet, entry), keys)
+                .await
+                .map_err(|e| fail(&e))?
+                .decode_as::<V>()
+                .map_err(|e| fail(&e))
+        })
         .await
-        .map_err(|e| fail(&e))?
-        .decode_as::<V>()
-        .map_err(|e| fail(&e))
 }
 
 /// A storage value at `at`, `None` when absent.
@@ -302,12 +307,17 @@ where
     V: DecodeAsType,
 {
     let fail = |e: &dyn fmt::Display| chain.fail(format!("{pallet}.{entry}: {e}"));
-    at.storage()
-        .try_fetch(subxt::dynamic::storage::<K, V>(pallet, entry), keys)
+    let what = format!("{pallet}.{entry}");
+    chain
+        .within(&what, async {
+            at.storage()
+                .try_fetch(subxt::dynamic::storage::<K, V>(pallet, entry), keys)
+                .await
+                .map_err(|e| fail(&e))?
+                .map(|v| v.decode_as::<V>().map_err(|e| fail(&e)))
+                .transpose()
+        })
         .await
-        .map_err(|e| fail(&e))?
-        .map(|v| v.decode_as::<V>().map_err(|e| fail(&e)))
-        .transpose()
 }
 
 /// One line of a dispatch error: `Pallet::Error` and its first doc line.

@@ -48,7 +48,9 @@ impl Cached {
     /// unreadable or invalid (an invalid file is removed).
     fn get(&self, round: Round) -> Option<FetchedBeacon> {
         let path = self.path(round);
-        let bytes = crate::fs::read_file_capped(&path, MAX_DRAND_RESPONSE).ok()?;
+        // Only a file the cache wrote: never a link (to `/dev/zero`, say) or a
+        // FIFO, and its size checked before it is read.
+        let bytes = crate::fs::read_own_file_capped(&path, MAX_DRAND_RESPONSE).ok()?;
         match FetchedBeacon::parse(&bytes, self.inner.chain(), Some(round)) {
             Ok(b) => Some(b),
             Err(e) => {

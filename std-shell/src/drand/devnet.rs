@@ -6,8 +6,11 @@
 //! hash) and old ciphertexts still open. Rounds are answered only once their
 //! time has come: `425 Too Early` before, as drand relays answer.
 
+use alloc::collections::VecDeque;
 use alloc::sync::Arc;
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use axum::Router;
 use axum::extract::{Path as UrlPath, State};
@@ -15,6 +18,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 use veil_core::devnet::DevnetKey;
 use veil_core::encoding::Hex;
 use veil_core::hash::sha256;
@@ -24,6 +28,7 @@ use zeroize::Zeroizing;
 use crate::Error;
 use crate::clock::Clock;
 use crate::keys::read_secret_file;
+use crate::limits::{DEVNET_SIGNED_CACHE, DEVNET_SIGNERS};
 
 /// The shortest period a devnet accepts, in seconds.
 pub const MIN_PERIOD: u32 = 1;
@@ -182,6 +187,8 @@ impl Devnet {
             clock,
             info,
             hash,
+            signed: Mutex::new(Signed::default()),
+            signing: Semaphore::new(DEVNET_SIGNERS),
         });
         Router::new()
             .route("/chains", get(chains))
@@ -191,35 +198,44 @@ impl Devnet {
             )
             .route(
                 "/public/latest",
-                get(|s: State<Arc<Served>>| async move { s.latest() }),
+                get(|State(s): State<Arc<Served>>| async move { s.latest().await }),
             )
             .route(
                 "/public/{round}",
                 get(
-                    |s: State<Arc<Served>>, UrlPath(r): UrlPath<String>| async move { s.round(&r) },
+                    |State(s): State<Arc<Served>>, UrlPath(r): UrlPath<String>| async move {
+                        s.round(&r).await
+                    },
                 ),
             )
             .route(
                 "/{hash}/info",
                 get(
                     |s: State<Arc<Served>>, UrlPath(h): UrlPath<String>| async move {
-                        s.for_chain(&h, Served::info)
+                        s.check_chain(&h).map_or_else(|r| *r, |()| s.info())
                     },
                 ),
             )
             .route(
                 "/{hash}/public/latest",
                 get(
-                    |s: State<Arc<Served>>, UrlPath(h): UrlPath<String>| async move {
-                        s.for_chain(&h, Served::latest)
+                    |State(s): State<Arc<Served>>, UrlPath(h): UrlPath<String>| async move {
+                        match s.check_chain(&h) {
+                            Ok(()) => s.latest().await,
+                            Err(r) => *r,
+                        }
                     },
                 ),
             )
             .route(
                 "/{hash}/public/{round}",
                 get(
-                    |s: State<Arc<Served>>, UrlPath((h, r)): UrlPath<(String, String)>| async move {
-                        s.for_chain(&h, |s| s.round(&r))
+                    |State(s): State<Arc<Served>>,
+                     UrlPath((h, r)): UrlPath<(String, String)>| async move {
+                        match s.check_chain(&h) {
+                            Ok(()) => s.round(&r).await,
+                            Err(resp) => *resp,
+                        }
                     },
                 ),
             )
@@ -233,6 +249,36 @@ struct Served {
     clock: Arc<dyn Clock>,
     info: String,
     hash: String,
+    /// Beacons already signed: a round asked again costs no pairing-group
+    /// work.
+    signed: Mutex<Signed>,
+    /// Signatures made at once, off the async workers: a flood of requests
+    /// for unsigned rounds queues here instead of stalling the server.
+    signing: Semaphore,
+}
+
+/// The last [`DEVNET_SIGNED_CACHE`] beacons signed, oldest first out.
+#[derive(Default)]
+struct Signed {
+    by_round: HashMap<u64, Arc<str>>,
+    order: VecDeque<u64>,
+}
+
+impl Signed {
+    fn get(&self, round: Round) -> Option<Arc<str>> {
+        self.by_round.get(&round.get()).cloned()
+    }
+
+    fn put(&mut self, round: Round, json: Arc<str>) {
+        if self.by_round.insert(round.get(), json).is_none() {
+            self.order.push_back(round.get());
+            while self.order.len() > DEVNET_SIGNED_CACHE {
+                if let Some(old) = self.order.pop_front() {
+                    self.by_round.remove(&old);
+                }
+            }
+        }
+    }
 }
 
 fn json(body: String) -> Response {
@@ -248,11 +294,11 @@ async fn chains(State(s): State<Arc<Served>>) -> Response {
 }
 
 impl Served {
-    fn for_chain(&self, hash: &str, f: impl FnOnce(&Self) -> Response) -> Response {
+    fn check_chain(&self, hash: &str) -> Result<(), Box<Response>> {
         if hash.eq_ignore_ascii_case(&self.hash) {
-            f(self)
+            Ok(())
         } else {
-            status(StatusCode::NOT_FOUND, "unknown chain")
+            Err(Box::new(status(StatusCode::NOT_FOUND, "unknown chain")))
         }
     }
 
@@ -260,20 +306,17 @@ impl Served {
         json(self.info.clone())
     }
 
-    fn latest(&self) -> Response {
+    async fn latest(self: Arc<Self>) -> Response {
         let time = self.devnet.chain.time();
         let now = self.clock.now();
         // drand's round_at says round 1 before genesis; it is not out yet.
         match time.round_at(now).ok().filter(|_| now >= time.genesis()) {
-            Some(r) => json(self.devnet.beacon_json(r)),
-            None => status(
-                StatusCode::from_u16(425).unwrap_or(StatusCode::NOT_FOUND),
-                "too early",
-            ),
+            Some(r) => self.beacon(r).await,
+            None => too_early(),
         }
     }
 
-    fn round(&self, text: &str) -> Response {
+    async fn round(self: Arc<Self>, text: &str) -> Response {
         let Some(round) = text
             .parse::<u64>()
             .ok()
@@ -285,14 +328,44 @@ impl Served {
             return status(StatusCode::NOT_FOUND, "there is no round 0");
         };
         match self.devnet.chain.time().time_of(round) {
-            Ok(at) if at <= self.clock.now() => json(self.devnet.beacon_json(round)),
-            Ok(_) => status(
-                StatusCode::from_u16(425).unwrap_or(StatusCode::NOT_FOUND),
-                "too early",
-            ),
+            Ok(at) if at <= self.clock.now() => self.beacon(round).await,
+            Ok(_) => too_early(),
             Err(_) => status(StatusCode::NOT_FOUND, "round out of range"),
         }
     }
+
+    /// The beacon of an emitted `round`: from the cache, else signed on a
+    /// blocking thread (a bounded few at once) and cached.
+    async fn beacon(self: Arc<Self>, round: Round) -> Response {
+        if let Some(j) = self.signed.lock().ok().and_then(|s| s.get(round)) {
+            return json(j.to_string());
+        }
+        let Ok(_permit) = self.signing.acquire().await else {
+            return status(StatusCode::SERVICE_UNAVAILABLE, "stopping");
+        };
+        // Another request may have signed it while this one waited.
+        if let Some(j) = self.signed.lock().ok().and_then(|s| s.get(round)) {
+            return json(j.to_string());
+        }
+        let me = Arc::clone(&self);
+        let Ok(signed) =
+            tokio::task::spawn_blocking(move || Arc::<str>::from(me.devnet.beacon_json(round)))
+                .await
+        else {
+            return status(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+        };
+        if let Ok(mut cache) = self.signed.lock() {
+            cache.put(round, Arc::clone(&signed));
+        }
+        json(signed.to_string())
+    }
+}
+
+fn too_early() -> Response {
+    status(
+        StatusCode::from_u16(425).unwrap_or(StatusCode::NOT_FOUND),
+        "too early",
+    )
 }
 
 #[cfg(test)]
@@ -331,38 +404,58 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
-    #[test]
-    fn rounds_only_once_their_time_has_come() {
+    #[tokio::test]
+    async fn rounds_only_once_their_time_has_come() {
         let d = Devnet::generate(1_000, 3).unwrap();
         let clock = Arc::new(At(AtomicU64::new(1_000 + 3 * 4)));
-        let s = Served {
+        let s = Arc::new(Served {
             info: d.info_json(),
             hash: Hex(d.chain().hash()).to_string(),
             devnet: d,
             clock: clock.clone(),
-        };
-        assert_eq!(s.round("5").status(), StatusCode::OK);
-        assert_eq!(s.round("6").status().as_u16(), 425);
-        assert_eq!(s.round("0").status(), StatusCode::NOT_FOUND);
-        assert_eq!(s.round("x").status(), StatusCode::BAD_REQUEST);
-        assert_eq!(s.round("+5").status(), StatusCode::BAD_REQUEST);
+            signed: Mutex::new(Signed::default()),
+            signing: Semaphore::new(DEVNET_SIGNERS),
+        });
+        let round = |r: &'static str| Arc::clone(&s).round(r);
+        assert_eq!(round("5").await.status(), StatusCode::OK);
+        assert_eq!(round("6").await.status().as_u16(), 425);
+        assert_eq!(round("0").await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(round("x").await.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(round("+5").await.status(), StatusCode::BAD_REQUEST);
         assert_eq!(
-            s.round("99999999999999999999").status(),
+            round("99999999999999999999").await.status(),
             StatusCode::BAD_REQUEST
         );
         clock.0.store(1_000 + 3 * 5, Ordering::Relaxed);
-        assert_eq!(s.round("6").status(), StatusCode::OK);
+        assert_eq!(round("6").await.status(), StatusCode::OK);
         clock.0.store(999, Ordering::Relaxed);
-        assert_eq!(s.latest().status().as_u16(), 425);
+        assert_eq!(Arc::clone(&s).latest().await.status().as_u16(), 425);
         assert_eq!(
-            s.for_chain("00", Served::info).status(),
+            s.check_chain("00").unwrap_err().status(),
             StatusCode::NOT_FOUND
         );
-        // Every served beacon verifies on the devnet's chain.
+        // Every served beacon verifies on the devnet's chain, and the ones
+        // served are cached, as signed.
         let b = d_beacon(&s, 5);
         assert!(
             super::super::FetchedBeacon::parse(b.as_bytes(), s.devnet.chain(), Round::new(5).ok())
                 .is_ok()
+        );
+        let cached = s.signed.lock().unwrap().get(Round::new(5).unwrap());
+        assert_eq!(cached.as_deref(), Some(b.as_str()));
+    }
+
+    #[test]
+    fn the_signed_cache_is_bounded() {
+        let mut c = Signed::default();
+        for r in 1..=(DEVNET_SIGNED_CACHE as u64 + 10) {
+            c.put(Round::new(r).unwrap(), Arc::from("x"));
+        }
+        assert_eq!(c.by_round.len(), DEVNET_SIGNED_CACHE);
+        assert!(c.get(Round::new(1).unwrap()).is_none());
+        assert!(
+            c.get(Round::new(DEVNET_SIGNED_CACHE as u64 + 10).unwrap())
+                .is_some()
         );
     }
 

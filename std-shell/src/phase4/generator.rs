@@ -37,6 +37,7 @@ mod test_support;
 mod transforms;
 
 use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use image::RgbImage;
 
@@ -63,6 +64,29 @@ pub struct Variation<'a> {
     pub seed: [u8; 32],
 }
 
+/// Set when a job's answer is no longer wanted (its caller is gone, or its
+/// deadline passed): a generator stops what it can (the external command
+/// is killed) and its slot is free again.
+#[derive(Debug, Default)]
+pub struct Cancel(AtomicBool);
+
+impl Cancel {
+    /// Not cancelled yet.
+    pub const fn new() -> Self {
+        Self(AtomicBool::new(false))
+    }
+
+    /// Cancels the job.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Whether the job is cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
 /// What a generator is asked to do: N variations of one base image.
 #[derive(Clone, Copy)]
 pub struct Job<'a> {
@@ -79,6 +103,8 @@ pub struct Job<'a> {
     pub challenge_id: &'a str,
     /// The variations, in request order.
     pub variations: &'a [Variation<'a>],
+    /// Whether the answer is still wanted.
+    pub cancel: &'a Cancel,
 }
 
 impl fmt::Debug for Job<'_> {

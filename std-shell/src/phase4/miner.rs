@@ -37,7 +37,6 @@ use rand_core::OsRng;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use veil_core::format::Format;
 use veil_core::ibe::PreparedRound;
@@ -45,22 +44,25 @@ use veil_core::miid::{self, GeneratorKey, ImageHasher, ImageRequestMeta, JsonStr
 use veil_core::sign::Keypair;
 use veil_core::{Chain, Round};
 
-use super::generator::{Generator, Job, Variation};
+use super::generator::{Cancel, Generator, Job, Variation};
 use super::images::{self, ImageLimits};
 use super::records::Submission;
 use crate::axon::{Caller, Refusal, Synapse};
 use crate::clock::Clock;
 use crate::keys::address_of;
+use crate::limits::{DEFAULT_ANSWER_TIME, MAX_ANSWER_TIME};
 use crate::store::spool::{Upload, Uploader};
 use crate::timelock;
 
 pub(crate) mod captures;
 pub(crate) mod rounds;
 mod serve;
+mod slots;
 
 use self::captures::Capture;
 pub use self::captures::CaptureQueue;
 use self::rounds::ChallengeRounds;
+use self::slots::Slots;
 pub use serve::{MinerService, ServeConfig};
 
 /// The synapse a miner serves.
@@ -80,6 +82,9 @@ pub struct MinerConfig {
     pub limits: ImageLimits,
     /// Variations in progress at once, across all requests.
     pub concurrency: usize,
+    /// Of those, the most one caller's requests hold at once (1 to
+    /// `concurrency`).
+    pub per_caller: usize,
     /// Seal to rounds already emitted (tests with public beacons only:
     /// such images can be opened by anyone at once). Refused otherwise.
     pub allow_emitted_rounds: bool,
@@ -110,7 +115,7 @@ pub struct Miner {
     uploader: Arc<Uploader>,
     generator: Arc<dyn Generator>,
     clock: Arc<dyn Clock>,
-    permits: Arc<Semaphore>,
+    slots: Arc<Slots>,
 }
 
 impl core::fmt::Debug for Miner {
@@ -176,7 +181,7 @@ impl Miner {
             hotkey: address_of(&public),
             seed_key: GeneratorKey::derive(&keypair),
             rounds,
-            permits: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            slots: Arc::new(Slots::new(config.concurrency, config.per_caller)),
             keypair,
             config,
             uploader,
@@ -273,10 +278,12 @@ impl Miner {
         let text = base.base_image.into_owned();
         let seed_text = base.daily_seed_image.map(Cow::into_owned);
         let limits = self.config.limits;
-        let permit = Arc::clone(&self.permits)
-            .acquire_owned()
+        let caller_key = caller.key.to_bytes();
+        let permit = self
+            .slots
+            .acquire(caller_key)
             .await
-            .map_err(|_| Refusal::new(503, "the miner is shutting down"))?;
+            .ok_or_else(|| Refusal::new(503, "the miner is shutting down"))?;
         let (base_bytes, base_image, daily_seed) = tokio::task::spawn_blocking(move || {
             let bytes = images::decode_base64(&text, limits.max_bytes)
                 .map_err(|e| format!("base_image: {e}"))?;
@@ -334,16 +341,18 @@ impl Miner {
             prepared,
             format: self.config.format,
             generator: Arc::clone(&self.generator),
+            cancel: Cancel::new(),
         });
+        let _cancel = CancelOnDrop(Arc::clone(&shared));
         let requested = work.len();
         let mut tasks = JoinSet::new();
         for w in work {
             let shared = Arc::clone(&shared);
-            let permits = Arc::clone(&self.permits);
+            let slots = Arc::clone(&self.slots);
             let uploader = Arc::clone(&self.uploader);
             let clock = Arc::clone(&self.clock);
             tasks.spawn(async move {
-                let Ok(permit) = permits.acquire_owned().await else {
+                let Some(permit) = slots.acquire(caller_key).await else {
                     return Outcome::Failed(w.index, "the miner is shutting down".into());
                 };
                 let index = w.index;
@@ -494,11 +503,28 @@ struct Shared {
     prepared: Arc<PreparedRound>,
     format: Format,
     generator: Arc<dyn Generator>,
+    /// Set once the answer is no longer wanted: work not started is
+    /// skipped, an external generator's command killed.
+    cancel: Cancel,
+}
+
+/// Cancels a request's remaining work when dropped: when its answer is
+/// sent, its deadline has passed, or its caller hung up (the request's
+/// future is then dropped).
+struct CancelOnDrop(Arc<Shared>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel.cancel();
+    }
 }
 
 impl Shared {
     /// Generates, hashes, signs and seals one variation.
     fn make(&self, w: &Work, now: u64) -> Result<(Submission, Vec<u8>), String> {
+        if self.cancel.is_cancelled() {
+            return Err("the answer is no longer wanted".to_owned());
+        }
         let variation = Variation {
             index: w.index,
             kind: &w.kind,
@@ -519,6 +545,7 @@ impl Shared {
                 .map(|(bytes, name)| (bytes.as_slice(), name.as_str())),
             challenge_id: &self.cid,
             variations: core::slice::from_ref(&variation),
+            cancel: &self.cancel,
         };
         let png = self
             .generator
@@ -626,10 +653,18 @@ impl Synapse for Miner {
     }
 
     async fn forward(&self, caller: Caller, body: Bytes) -> Result<Map<String, Value>, Refusal> {
-        // Leave a margin for the answer to travel back within the caller's timeout.
-        let deadline = caller
+        // Leave a margin for the answer to travel back within the caller's
+        // timeout; a caller that states none (or a long one) gets the
+        // miner's bound, so no request holds its slots for long.
+        let timeout = caller
             .timeout_ms
-            .map(|t| Duration::from_millis(t.saturating_sub(t / 10).saturating_sub(250)));
+            .map_or(DEFAULT_ANSWER_TIME, Duration::from_millis)
+            .min(MAX_ANSWER_TIME);
+        let deadline = Some(
+            timeout
+                .saturating_sub(timeout / 10)
+                .saturating_sub(Duration::from_millis(250)),
+        );
         tracing::debug!(caller = %caller.hotkey, "IdentitySynapse");
         let started = Instant::now();
         let answer = self.answer(&caller, &body, deadline).await?;

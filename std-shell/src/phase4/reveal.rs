@@ -84,6 +84,11 @@ pub struct RevealConfig {
     pub limits: ImageLimits,
     /// Largest object read.
     pub max_object: u64,
+    /// Bytes the objects being read, opened and checked may hold at once
+    /// (their sealed bytes, their plaintext and a decoded image each):
+    /// objects wait for room before they are read
+    /// ([`crate::limits::REVEAL_MEMORY`] by default).
+    pub memory: u64,
     /// Draw a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
 }

@@ -189,6 +189,8 @@ pub async fn run(config: SandboxConfig, say: &dyn Say) -> Result<Vec<CycleSummar
                 format: Format::Bittensor,
                 limits: ImageLimits::default(),
                 concurrency: cores,
+                // One validator: it may use every slot.
+                per_caller: cores,
                 allow_emitted_rounds: false,
                 // The sandbox's rounds come seconds after its requests.
                 min_lead: SANDBOX_MIN_LEAD,
@@ -261,6 +263,7 @@ pub async fn run(config: SandboxConfig, say: &dyn Say) -> Result<Vec<CycleSummar
         downloads: 16,
         limits: ImageLimits::default(),
         max_object: validator::DEFAULT_MAX_OBJECT,
+        memory: crate::limits::REVEAL_MEMORY,
         progress: true,
     };
     let announce = |cycle: u64| {

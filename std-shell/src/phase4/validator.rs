@@ -15,6 +15,7 @@
 //! (the chain's `/info`, the format, each miner's store, the base image's
 //! copy and hash) and the cycle's weights.
 
+mod answer;
 mod challenge;
 mod checks;
 mod cycles;
@@ -26,7 +27,6 @@ use core::time::Duration;
 use std::path::{Path, PathBuf};
 
 use rand_core::{OsRng, RngCore};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use veil_core::Chain;
@@ -52,7 +52,15 @@ use super::weights::{self, Delivery, WeightSink, Weights};
 use crate::Error;
 use crate::axon::{AxonTarget, CallError, Dendrite, Transport};
 use crate::clock::Clock;
-use crate::limits::ANSWER_MARGIN;
+use crate::limits::{ANSWER_MARGIN, VALIDATOR_OBJECT_MEMORY};
+
+/// [`VALIDATOR_OBJECT_MEMORY`] in KiB (a semaphore's permits).
+#[expect(clippy::cast_possible_truncation, reason = "the assert proves it fits")]
+const OBJECT_ROOM_KIB: u32 = {
+    let kib = VALIDATOR_OBJECT_MEMORY / 1024;
+    assert!(kib <= u32::MAX as u64);
+    kib as u32
+};
 use crate::store::ObjectStore;
 use crate::text::peer_line;
 
@@ -145,6 +153,9 @@ pub struct Validator {
     images: Vec<BaseImage>,
     sink: Arc<dyn WeightSink>,
     clock: Arc<dyn Clock>,
+    /// Room, in KiB, for the objects being checked at once
+    /// ([`crate::limits::VALIDATOR_OBJECT_MEMORY`]).
+    object_room: Arc<Semaphore>,
 }
 
 impl core::fmt::Debug for Validator {
@@ -180,8 +191,15 @@ impl Validator {
             ));
         }
         let max_image = images.iter().map(|i| i.bytes.len()).max().unwrap_or(0);
-        // A reference axon echoes the request, base64 image included.
-        let max_response = max_image.saturating_mul(2).saturating_add(ANSWER_MARGIN);
+        let seed_image = config.daily_seed.as_ref().map_or(0, |i| i.bytes.len());
+        // A reference axon echoes the request, base64 images included (4/3
+        // of their size, with room to spare); an answer larger than that
+        // is refused as it arrives, so a cycle holds at most `concurrency`
+        // answers of this size.
+        let max_response = max_image
+            .saturating_add(seed_image)
+            .saturating_mul(2)
+            .saturating_add(ANSWER_MARGIN);
         let dendrite = Dendrite::new(Arc::clone(&keypair), max_response, Arc::clone(&clock))?
             .with_transport(config.transport);
         Ok(Self {
@@ -191,6 +209,7 @@ impl Validator {
             images,
             sink,
             clock,
+            object_room: Arc::new(Semaphore::new(OBJECT_ROOM_KIB as usize)),
         })
     }
 
@@ -303,7 +322,7 @@ impl Validator {
                 _ => break,
             }
         }
-        let mut reply = match outcome {
+        let reply = match outcome {
             Ok(reply) => reply,
             Err(e) => {
                 r.status_code = Some(e.status());
@@ -314,41 +333,33 @@ impl Validator {
         };
         r.status_code = Some(200);
         r.response_time = Some(reply.elapsed.as_secs_f64());
-        let items = match reply.body.remove("s3_submissions") {
-            Some(Value::Array(items)) => items,
-            Some(Value::Null) | None => {
-                r.error = Some("the answer has no s3_submissions".into());
-                return r;
-            }
-            Some(_) => {
-                r.error = Some("s3_submissions is not a list".into());
-                return r;
-            }
-        };
-        r.submission_count = items.len();
-        // The answer's place in the receipt order, taken as it arrives.
-        let first_receipt = c.receipts.fetch_add(
-            u64::try_from(items.len()).unwrap_or(u64::MAX),
-            core::sync::atomic::Ordering::Relaxed,
-        );
         let most = c.requested.len();
-        let mut seen = Seen::default();
-        let mut budget = TypeBudget::new(&c.requested);
-        let (mut requested_items, mut captures) = (0usize, 0usize);
         // Items past the requested count are each recorded up to a bound,
         // then counted: an answer of millions of items costs one line.
         let listed = most.saturating_mul(2).saturating_add(8);
-        let ignored = r.submission_count.saturating_sub(listed);
-        for (position, item) in (0u64..).zip(items.into_iter().take(listed)) {
-            let key = item.get("s3_key").and_then(Value::as_str).map(peer_line);
-            let sub: Submission = match serde_json::from_value(item) {
+        let items = match answer::submissions(&reply.body, listed) {
+            Ok(items) => items,
+            Err(why) => {
+                r.error = Some(why);
+                return r;
+            }
+        };
+        drop(reply);
+        r.submission_count = items.count;
+        // The answer's place in the receipt order, taken as it arrives.
+        let first_receipt = c.receipts.fetch_add(
+            u64::try_from(items.count).unwrap_or(u64::MAX),
+            core::sync::atomic::Ordering::Relaxed,
+        );
+        let mut seen = Seen::default();
+        let mut budget = TypeBudget::new(&c.requested);
+        let (mut requested_items, mut captures) = (0usize, 0usize);
+        let ignored = items.count.saturating_sub(items.read.len());
+        for (position, item) in (0u64..).zip(items.read) {
+            let sub: Submission = match item {
                 Ok(s) => s,
-                Err(e) => {
-                    r.rejected.push(Rejected {
-                        s3_key: key,
-                        variation_type: None,
-                        reason: format!("not an S3Submission: {}", peer_line(&e.to_string())),
-                    });
+                Err(rejected) => {
+                    r.rejected.push(rejected);
                     continue;
                 }
             };

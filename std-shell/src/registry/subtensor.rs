@@ -28,7 +28,9 @@ use super::{Commitment, CommitmentRegistry, Commitments};
 use crate::Error;
 
 pub use crate::limits::MAX_CHAIN_COMMITMENTS as MAX_ENTRIES;
-use crate::limits::{MAX_CHAIN_MESSAGE as MAX_MESSAGE, MAX_CHAIN_VALUE as MAX_VALUE};
+use crate::limits::{
+    MAX_CHAIN_MESSAGE as MAX_MESSAGE, MAX_CHAIN_VALUE as MAX_VALUE, MAX_REGISTRY_READ_TIME,
+};
 
 /// Options of a [`SubtensorRegistry`].
 #[derive(Clone, Copy, Debug)]
@@ -180,6 +182,20 @@ impl CommitmentRegistry for SubtensorRegistry {
     }
 
     async fn fetch(&self) -> Result<Commitments, Error> {
+        // Each call has its timeout; the whole read (every page) has one too.
+        tokio::time::timeout(MAX_REGISTRY_READ_TIME, self.fetch_all())
+            .await
+            .map_err(|_| {
+                Error::Content(format!(
+                    "subtensor {}: the commitments were not read within {:?}",
+                    self.shown, MAX_REGISTRY_READ_TIME
+                ))
+            })?
+    }
+}
+
+impl SubtensorRegistry {
+    async fn fetch_all(&self) -> Result<Commitments, Error> {
         let config = WebSocketConfig::default()
             .max_message_size(Some(MAX_MESSAGE))
             .max_frame_size(Some(MAX_MESSAGE));

@@ -199,6 +199,37 @@ impl ObjectStore for LocalStore {
         Ok(out)
     }
 
+    async fn get_range(&self, key: &str, start: u64, len: u64) -> Result<Vec<u8>, StoreError> {
+        use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+        let path = self.path_of(key)?;
+        let what = || self.what("get", key);
+        let mut file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| StoreError::io(what(), &e))?;
+        let meta = file
+            .metadata()
+            .await
+            .map_err(|e| StoreError::io(what(), &e))?;
+        if !meta.is_file() {
+            return Err(StoreError::new(
+                ErrorKind::NotFound,
+                format!("{}: not an object", what()),
+            ));
+        }
+        let want = len.min(meta.len().saturating_sub(start));
+        let mut out = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
+        if want > 0 {
+            file.seek(std::io::SeekFrom::Start(start))
+                .await
+                .map_err(|e| StoreError::io(what(), &e))?;
+            file.take(want)
+                .read_to_end(&mut out)
+                .await
+                .map_err(|e| StoreError::io(what(), &e))?;
+        }
+        Ok(out)
+    }
+
     async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
         let path = self.path_of(key)?;
         match tokio::fs::metadata(&path).await {

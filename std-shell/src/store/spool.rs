@@ -34,6 +34,7 @@ use sha2::{Digest, Sha256};
 use super::{ErrorKind, ObjectStore, put_bytes};
 use crate::Error;
 
+use crate::limits::MAX_SPOOL_META;
 pub use crate::limits::{DEFAULT_SPOOL_CAP, MAX_SPOOLED};
 
 #[derive(Serialize, Deserialize, Clone)]
@@ -73,26 +74,33 @@ fn digest_hex(bytes: &[u8]) -> String {
 }
 
 impl Spool {
-    /// Opens (creating when missing) the spool at `dir`, holding at most
-    /// `cap` bytes, and makes the directory `0700`. Removes what a crash
-    /// left half-written over an hour ago (younger files may be another
-    /// process's push in flight).
+    /// Opens the spool under `dir`: its own private subdirectory
+    /// [`SPOOL_SUBDIR`], created `0700` when missing (`dir` with it; an
+    /// existing `dir`, `/tmp` say, is never changed). An existing
+    /// subdirectory must be a directory (not a link) of this user that no
+    /// one else may read. Entries an earlier veil kept directly in `dir` are
+    /// moved in. Removes what a crash left half-written over an hour ago
+    /// (younger files may be another process's push in flight).
     ///
     /// # Errors
     ///
-    /// [`Error::Write`] when the directory cannot be created or read.
+    /// [`Error::Write`] when the directory cannot be created or read, or
+    /// [`Error::Content`] for a subdirectory others could read or replace.
     pub fn open(dir: &Path, cap: u64) -> Result<Self, Error> {
+        let parent = dir;
+        let dir = parent.join(SPOOL_SUBDIR);
         let werr = |source| Error::Write {
-            path: dir.to_owned(),
+            path: dir.clone(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(werr)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(werr)?;
+        crate::fs::create_dir_all(parent)?;
+        match crate::fs::create_private_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => check_private(&dir)?,
+            Err(source) => return Err(werr(source)),
         }
-        for entry in std::fs::read_dir(dir).map_err(werr)?.flatten() {
+        adopt_old_entries(parent, &dir);
+        for entry in std::fs::read_dir(&dir).map_err(werr)?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let orphan = match name.strip_suffix(".data") {
                 Some(id) => !dir.join(format!("{id}.json")).exists(),
@@ -102,10 +110,7 @@ impl Spool {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
-        Ok(Self {
-            dir: dir.to_owned(),
-            cap,
-        })
+        Ok(Self { dir, cap })
     }
 
     /// The spool directory.
@@ -222,7 +227,7 @@ impl Spool {
                 Error::Content(format!("spooled object for {} is gone", entry.key))
             })?;
             let path = dir.join(format!("{}.data", entry.id));
-            let data = crate::fs::read_file_capped(&path, MAX_SPOOLED);
+            let data = crate::fs::read_own_file_capped(&path, MAX_SPOOLED);
             let intact = data
                 .as_ref()
                 .is_ok_and(|d| d.len() as u64 == meta.size && digest_hex(d) == meta.sha256);
@@ -257,14 +262,69 @@ impl Spool {
     }
 }
 
+/// The spool's own directory under the `--spool` one.
+pub const SPOOL_SUBDIR: &str = "veil-spool";
+
+/// An existing spool directory is a real directory of this user, private.
+fn check_private(dir: &Path) -> Result<(), Error> {
+    let meta = std::fs::symlink_metadata(dir).map_err(|source| Error::Read {
+        path: dir.to_owned(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        return Err(Error::Content(format!(
+            "{} is not a directory (a link is not followed)",
+            dir.display()
+        )));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if meta.uid() != rustix::process::geteuid().as_raw() {
+            return Err(Error::Content(format!(
+                "{} belongs to another user",
+                dir.display()
+            )));
+        }
+        if meta.mode() & 0o077 != 0 {
+            return Err(Error::Content(format!(
+                "{} may be read by others (mode {:o}): run chmod 700 on it",
+                dir.display(),
+                meta.mode() & 0o777
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Moves the entries an earlier veil spooled directly in `parent` (before
+/// the spool had its own subdirectory) into `dir`, so none is lost.
+fn adopt_old_entries(parent: &Path, dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ours = name
+            .strip_suffix(".json")
+            .or_else(|| name.strip_suffix(".data"))
+            .is_some_and(|id| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()));
+        if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::rename(entry.path(), dir.join(&name));
+        }
+    }
+}
+
 fn read_meta(dir: &Path, id: &str) -> Result<Option<Meta>, Error> {
     let path = dir.join(format!("{id}.json"));
-    match std::fs::read(&path) {
+    match crate::fs::read_own_file_capped(&path, MAX_SPOOL_META) {
         Ok(text) => serde_json::from_slice(&text)
             .map(Some)
             .map_err(|e| Error::Content(format!("{}: {e}", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(Error::Read { path, source }),
+        Err(Error::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -450,5 +510,79 @@ impl Uploader {
                 tokio::time::sleep(every).await;
             }
         })
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("veil-spool-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn a_shared_directory_is_left_as_it_is() {
+        let shared = scratch("shared");
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let spool = Spool::open(&shared, 1 << 20).unwrap();
+        assert_eq!(
+            mode(&shared),
+            0o1777,
+            "--spool DIR itself is never chmod-ed"
+        );
+        assert_eq!(spool.dir(), shared.join(SPOOL_SUBDIR));
+        assert_eq!(mode(spool.dir()) & 0o077, 0);
+        // Opened again: the same private subdirectory.
+        Spool::open(&shared, 1 << 20).unwrap();
+        std::fs::remove_dir_all(&shared).unwrap();
+    }
+
+    #[test]
+    fn a_loose_or_linked_subdirectory_is_refused() {
+        let parent = scratch("loose");
+        let sub = parent.join(SPOOL_SUBDIR);
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::set_permissions(&sub, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let e = Spool::open(&parent, 1 << 20).unwrap_err().to_string();
+        assert!(e.contains("may be read by others"), "{e}");
+        assert_eq!(mode(&sub), 0o755, "not chmod-ed either");
+        std::fs::remove_dir(&sub).unwrap();
+        let elsewhere = scratch("elsewhere");
+        std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &sub).unwrap();
+        let e = Spool::open(&parent, 1 << 20).unwrap_err().to_string();
+        assert!(e.contains("not a directory"), "{e}");
+        std::fs::remove_dir_all(&parent).unwrap();
+        std::fs::remove_dir_all(&elsewhere).unwrap();
+    }
+
+    #[tokio::test]
+    async fn entries_of_an_older_layout_are_adopted() {
+        let parent = scratch("older");
+        // What an earlier veil left: entries directly in --spool DIR.
+        let old = Spool {
+            dir: parent.clone(),
+            cap: 1 << 20,
+        };
+        old.push("k/waiting", "somewhere", b"sealed").await.unwrap();
+        let spool = Spool::open(&parent, 1 << 20).unwrap();
+        let keys: Vec<String> = spool
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.key)
+            .collect();
+        assert_eq!(keys, vec!["k/waiting".to_owned()]);
+        std::fs::remove_dir_all(&parent).unwrap();
     }
 }

@@ -72,6 +72,43 @@ impl<R: BufRead> ArmorReader<R> {
     }
 }
 
+/// For an armored file read from disk, checks its END line before anything
+/// is opened, so that a truncated file is refused before a byte of
+/// plaintext is written (input that cannot be read twice, such as a pipe,
+/// is checked at its end, as it streams). Leaves `file` at its start.
+///
+/// # Errors
+///
+/// [`Error::Content`] for an armored file without its END line, or the
+/// I/O error.
+pub fn check_armor_end(file: &mut std::fs::File) -> Result<(), Error> {
+    use std::io::{Seek as _, SeekFrom};
+    let io_err = |e| Error::io("reading the input")(e);
+    let mut head = [0u8; 64];
+    let n = crate::fs::read_full(file, &mut head).map_err(io_err)?;
+    let armored = head
+        .get(..n)
+        .unwrap_or_default()
+        .trim_ascii_start()
+        .starts_with(armor::BEGIN.as_bytes());
+    if armored {
+        let len = file.seek(SeekFrom::End(0)).map_err(io_err)?;
+        file.seek(SeekFrom::Start(len.saturating_sub(256)))
+            .map_err(io_err)?;
+        let mut tail = Vec::with_capacity(256);
+        file.take(256).read_to_end(&mut tail).map_err(io_err)?;
+        if !tail.trim_ascii_end().ends_with(armor::END.as_bytes()) {
+            return Err(Error::Content(format!(
+                "the armored input has no END line ({}): it is truncated or damaged; \
+                 nothing was opened",
+                armor::END
+            )));
+        }
+    }
+    file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+    Ok(())
+}
+
 pub(crate) fn armor_io(e: io::Error) -> Error {
     match e
         .get_ref()

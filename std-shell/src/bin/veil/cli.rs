@@ -13,6 +13,7 @@ use veil::store::{self, ObjectStore, RetryPolicy};
 use veil::{Error, keys};
 use veil_core::Chain;
 use veil_core::sign::Keypair;
+use zeroize::Zeroizing;
 
 use crate::commands::{
     self, Ctx, beacon, commitment, decrypt, encrypt, inspect, metagraph, miner, reveal, round,
@@ -121,11 +122,14 @@ pub(crate) fn open_store(spec: &str, ctx: &mut Ctx) -> Result<Arc<dyn ObjectStor
     Ok(store::from_spec(spec, &env, RetryPolicy::default())?)
 }
 
-/// Where the hotkey comes from. Without --seed or --seed-file, the bittensor
-/// wallet named by --wallet.* (or BT_WALLET_NAME/HOTKEY/PATH, or "default").
+/// Where the hotkey comes from: --seed, --seed-file, --wallet.*, then the
+/// VEIL_SEED variable, then the bittensor wallet named by BT_WALLET_NAME /
+/// BT_WALLET_HOTKEY / BT_WALLET_PATH (or "default").
 #[derive(Args)]
 pub(crate) struct KeyArgs {
-    /// The secret as hex: a 32-byte mini secret or a 64-byte secret key.
+    /// The secret as hex: a 32-byte mini secret or a 64-byte secret key
+    /// (one-shot commands only: a command line is readable by every local
+    /// user; long-running ones take --seed-file or VEIL_SEED).
     #[arg(long, value_name = "HEX", allow_hyphen_values = true, conflicts_with_all = ["seed_file", "wallet_name", "wallet_hotkey", "wallet_path"])]
     seed: Option<String>,
     /// A file holding the hex seed (must not be readable by others).
@@ -143,16 +147,49 @@ pub(crate) struct KeyArgs {
 }
 
 impl KeyArgs {
-    pub(crate) fn keypair(self) -> Result<Keypair> {
-        Ok(match (self.seed, self.seed_file) {
-            (Some(hex), _) => keys::keypair_from_seed_hex("--seed", &hex)?,
-            (None, Some(path)) => keys::keypair_from_seed_file(&path)?,
-            (None, None) => keys::keypair_from_wallet(&keys::WalletRef::resolve(
-                self.wallet_name,
-                self.wallet_hotkey,
-                self.wallet_path,
-            ))?,
-        })
+    /// The hotkey of a one-shot command.
+    pub(crate) fn keypair(mut self) -> Result<Keypair> {
+        if let Some(hex) = self.seed.take().map(Zeroizing::new) {
+            return Ok(keys::keypair_from_seed_hex("--seed", &hex)?);
+        }
+        self.file_env_or_wallet()
+    }
+
+    /// The hotkey of a long-running command (`miner`, `validator`): its
+    /// command line stays readable by every local user while it runs, so
+    /// `--seed` is refused.
+    pub(crate) fn daemon_keypair(mut self, command: &str) -> Result<Keypair> {
+        if let Some(hex) = self.seed.take() {
+            drop(Zeroizing::new(hex));
+            return Err(Error::value(
+                "--seed",
+                format!(
+                    "`veil {command}` runs for long and its command line is readable by every \
+                     local user: give the seed in a file (--seed-file F, mode 0600) or in \
+                     the {} variable",
+                    keys::SEED_ENV
+                ),
+            )
+            .into());
+        }
+        self.file_env_or_wallet()
+    }
+
+    fn file_env_or_wallet(self) -> Result<Keypair> {
+        if let Some(path) = &self.seed_file {
+            return Ok(keys::keypair_from_seed_file(path)?);
+        }
+        let named = self.wallet_name.is_some()
+            || self.wallet_hotkey.is_some()
+            || self.wallet_path.is_some();
+        if !named && let Some(keypair) = keys::keypair_from_seed_env()? {
+            return Ok(keypair);
+        }
+        Ok(keys::keypair_from_wallet(&keys::WalletRef::resolve(
+            self.wallet_name,
+            self.wallet_hotkey,
+            self.wallet_path,
+        ))?)
     }
 }
 

@@ -125,7 +125,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("veil: {}", one_line(&format!("{e:#}")));
+            // Each cause once: veil's errors often hold their source's text.
+            eprintln!("veil: {}", veil::text::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -8,7 +8,12 @@
 //! ```text
 //! veil runs:        sh -c CMD
 //!                   once per job (one base image, N variations), in its own
-//!                   process group, with veil's environment and working directory
+//!                   process group, in the job's private directory as its
+//!                   working directory, with a cleared environment holding
+//!                   only PATH, HOME, the locale, the GPU and model-cache
+//!                   variables of `process::PASSED_ENV` and those the operator
+//!                   names (`--generator-env NAME`); veil's secrets (the seed,
+//!                   the bucket's keys) are never among them
 //! stdin:            one JSON document, then end of file:
 //!   {"version": 1,
 //!    "base_image": "/abs/tmp/veil-gen-XXXX/base.png",   (or base.jpg: the bytes the validator sent)
@@ -26,7 +31,9 @@
 //!                   with the last non-empty line of stderr in the error message
 //! stdout:           ignored
 //! timeout:          the whole process group is killed (SIGKILL) when it runs longer
-//!                   than the configured timeout; every variation of the job fails
+//!                   than the configured timeout, or as soon as the answer is no
+//!                   longer wanted (the caller hung up, or its deadline passed);
+//!                   every variation of the job fails
 //! ```
 //!
 //! `seed` is the variation's secret seed (module docs of the generators:
@@ -48,10 +55,10 @@
 use core::time::Duration;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{ExitStatus, Stdio};
 use std::time::Instant;
 
-use super::{Generator, Job, fail_all};
+use super::{Cancel, Generator, Job, fail_all};
 use crate::Error;
 use crate::limits::GENERATOR_STDERR_TAIL;
 use crate::phase4::images::{self, Format, ImageLimits};
@@ -66,6 +73,7 @@ pub struct External {
     cmd: String,
     timeout: Duration,
     limits: ImageLimits,
+    pass_env: Vec<String>,
 }
 
 impl External {
@@ -76,7 +84,20 @@ impl External {
             cmd,
             timeout,
             limits,
+            pass_env: Vec::new(),
         }
+    }
+
+    /// Also passes the variables `names` (when veil has them) to the
+    /// command, beside [`crate::process::PASSED_ENV`].
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::process::check_passed_names`].
+    pub fn with_env(mut self, names: Vec<String>) -> Result<Self, Error> {
+        crate::process::check_passed_names("--generator-env", &names)?;
+        self.pass_env = names;
+        Ok(self)
     }
 
     /// Runs the command for a job. `Err` fails every variation of the job.
@@ -135,7 +156,7 @@ impl External {
         let input = serde_json::to_vec(&doc).map_err(|e| format!("cannot write the job: {e}"))?;
 
         let started = Instant::now();
-        let (status, stderr) = self.spawn_and_wait(input)?;
+        let (status, stderr) = self.spawn_and_wait(input, work.path(), job.cancel)?;
         tracing::debug!(
             cmd = %self.cmd,
             elapsed_ms = started.elapsed().as_millis(),
@@ -143,11 +164,21 @@ impl External {
             stderr = %String::from_utf8_lossy(&stderr),
             "generator command finished"
         );
-        let Some(status) = status else {
-            return Err(format!(
-                "the generator command timed out after {} and was killed",
-                fmt_duration(self.timeout)
-            ));
+        let status = match status {
+            Ended::Exited(status) => status,
+            Ended::TimedOut => {
+                return Err(format!(
+                    "the generator command timed out after {} and was killed",
+                    fmt_duration(self.timeout)
+                ));
+            }
+            Ended::Cancelled => {
+                return Err(
+                    "the answer was no longer wanted (the caller hung up or its deadline \
+                     passed): the generator command was killed"
+                        .to_owned(),
+                );
+            }
         };
         if !status.success() {
             return Err(failure_message(status, &stderr));
@@ -162,12 +193,18 @@ impl External {
             .collect())
     }
 
-    /// Starts the command, feeds it `input`, and waits at most the timeout.
-    /// Returns its exit status (`None` when it was killed for the timeout)
-    /// and the end of its stderr.
-    fn spawn_and_wait(&self, input: Vec<u8>) -> Result<(Option<ExitStatus>, Vec<u8>), String> {
-        let mut command = Command::new("sh");
+    /// Starts the command in `dir`, feeds it `input`, and waits at most the
+    /// timeout, or until `cancel` is set. Returns how it ended and the end
+    /// of its stderr.
+    fn spawn_and_wait(
+        &self,
+        input: Vec<u8>,
+        dir: &Path,
+        cancel: &Cancel,
+    ) -> Result<(Ended, Vec<u8>), String> {
+        let mut command = crate::process::child("sh", &self.pass_env);
         command
+            .current_dir(dir)
             .arg("-c")
             .arg(&self.cmd)
             .stdin(Stdio::piped())
@@ -213,7 +250,7 @@ impl External {
         let deadline = Instant::now().checked_add(self.timeout);
         let status = loop {
             match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
+                Ok(Some(status)) => break Ended::Exited(status),
                 Ok(None) => {}
                 Err(e) => {
                     kill_tree(&mut child);
@@ -226,7 +263,11 @@ impl External {
             });
             if left.is_zero() {
                 kill_tree(&mut child);
-                break None;
+                break Ended::TimedOut;
+            }
+            if cancel.is_cancelled() {
+                kill_tree(&mut child);
+                break Ended::Cancelled;
             }
             std::thread::sleep(left.min(Duration::from_millis(20)));
         };
@@ -284,6 +325,14 @@ impl Generator for External {
             Err(msg) => fail_all(job, &msg),
         }
     }
+}
+
+/// How the command's run ended.
+#[derive(Debug)]
+enum Ended {
+    Exited(ExitStatus),
+    TimedOut,
+    Cancelled,
 }
 
 /// "exited with status 3: last stderr line".
@@ -349,7 +398,7 @@ fn kill_tree(child: &mut std::process::Child) {
     {
         // The child leads its own group (`process_group(0)`), and it is not
         // reaped yet, so its id cannot have been reused.
-        let _ = Command::new("kill")
+        let _ = crate::process::child("kill", &[])
             .args(["-s", "KILL", "--", &format!("-{}", child.id())])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -456,6 +505,90 @@ mod tests {
         assert_eq!(base_path.parent(), out_dir.parent());
         // Cleaned up.
         assert!(!out_dir.parent().unwrap().exists());
+    }
+
+    #[test]
+    fn the_command_runs_in_its_job_dir_with_a_cleared_environment() {
+        let (base, bytes) = sample("face-01.png");
+        let record = scratch("env");
+        let g = external(
+            &format!(
+                r#"env > {r}.env; pwd > {r}.pwd; cp "$b" "$o/0.png""#,
+                r = record.display()
+            ),
+            20_000,
+        )
+        .with_env(vec!["VEIL_TEST_NAMED".to_owned()])
+        .unwrap();
+        let vars = [variation(0, "pose_edit", "light", 1)];
+        assert!(run(&g, &base, &bytes, &vars)[0].is_ok());
+        let env = std::fs::read_to_string(record.with_extension("env")).unwrap();
+        let pwd = std::fs::read_to_string(record.with_extension("pwd")).unwrap();
+        std::fs::remove_file(record.with_extension("env")).unwrap();
+        std::fs::remove_file(record.with_extension("pwd")).unwrap();
+        // sh itself sets PWD (and may set SHLVL, OLDPWD, _).
+        let shell_own = ["PWD", "OLDPWD", "SHLVL", "_"];
+        for name in env.lines().filter_map(|l| l.split('=').next()) {
+            assert!(
+                crate::process::PASSED_ENV.contains(&name) || shell_own.contains(&name),
+                "{name} reached the generator command"
+            );
+        }
+        assert!(
+            pwd.trim().contains("veil-gen-"),
+            "its working directory is the job's: {pwd}"
+        );
+        // veil's secrets cannot be named.
+        assert!(
+            external("true", 1000)
+                .with_env(vec!["VEIL_SEED".to_owned()])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_cancelled_job_kills_the_command_at_once() {
+        let (base, bytes) = sample("face-01.png");
+        let pid_file = scratch("cancel-pid");
+        let g = external(
+            &format!(r#"sleep 30 & echo $! > {p}; wait"#, p = pid_file.display()),
+            60_000,
+        );
+        let vars = [variation(0, "pose_edit", "light", 1)];
+        let cancel = Cancel::new();
+        let job = Job {
+            base: &base,
+            base_bytes: &bytes,
+            base_filename: "face-01.png",
+            daily_seed: None,
+            challenge_id: "challenge-1",
+            variations: &vars,
+            cancel: &cancel,
+        };
+        let started = Instant::now();
+        let out = std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(300));
+                cancel.cancel();
+            });
+            g.generate(&job)
+        });
+        let took = started.elapsed();
+        let err = out[0].as_ref().unwrap_err().to_string();
+        assert!(err.contains("no longer wanted"), "{err}");
+        assert!(took < Duration::from_secs(10), "took {took:?}");
+        // The command's own child is gone too (its process group was killed).
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        std::fs::remove_file(&pid_file).unwrap();
+        let gone = (0..50).any(|_| {
+            let alive = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+                .is_ok_and(|s| !s.contains(") Z "));
+            if alive {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            !alive
+        });
+        assert!(gone, "sleep {} outlived the cancelled job", pid.trim());
     }
 
     #[test]

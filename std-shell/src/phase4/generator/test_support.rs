@@ -3,7 +3,7 @@
 
 use image::RgbImage;
 
-use super::{Generator, Job, Variation};
+use super::{Cancel, Generator, Job, Variation};
 use crate::Error;
 use crate::phase4::images::{self, ImageLimits};
 
@@ -68,6 +68,7 @@ pub(super) fn run_with_daily_seed(
         daily_seed,
         challenge_id: "challenge-1",
         variations: vars,
+        cancel: &Cancel::new(),
     };
     let out = g.generate(&job);
     assert_eq!(out.len(), vars.len());

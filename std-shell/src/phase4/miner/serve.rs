@@ -65,6 +65,10 @@ impl core::fmt::Debug for MinerService {
     }
 }
 
+/// The file, in the spool's folder, where a miner journals the round each
+/// (caller, challenge) was answered for.
+const ROUNDS_JOURNAL: &str = "challenge-rounds.jsonl";
+
 impl MinerService {
     /// Opens the spool, starts its flusher and builds the axon. Call from
     /// within a tokio runtime.
@@ -74,10 +78,14 @@ impl MinerService {
     /// The spool cannot be opened.
     pub fn start(config: ServeConfig) -> Result<Self, Error> {
         let spool = Spool::open(&config.spool, DEFAULT_SPOOL_CAP)?;
-        let rounds = Arc::new(ChallengeRounds::open(
-            &config.spool.join("challenge-rounds.jsonl"),
-            config.clock.now(),
-        )?);
+        // The rounds journal lives in the spool's private folder; an
+        // earlier veil kept it beside the entries, in `--spool DIR`.
+        let journal = spool.dir().join(ROUNDS_JOURNAL);
+        let older = config.spool.join(ROUNDS_JOURNAL);
+        if !journal.exists() && older.is_file() {
+            let _ = std::fs::rename(&older, &journal);
+        }
+        let rounds = Arc::new(ChallengeRounds::open(&journal, config.clock.now())?);
         let uploader = Arc::new(Uploader::new(config.store, spool));
         let flusher = uploader.spawn_flusher(config.flush_every);
         let public = config.keypair.public();

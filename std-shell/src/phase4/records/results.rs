@@ -224,8 +224,11 @@ pub struct ObjectRecord {
     /// The store's entity tag then, when it gave one.
     #[serde(default)]
     pub etag: Option<String>,
-    /// SHA-256 hex of the sealed bytes.
-    pub sha256: String,
+    /// SHA-256 hex of the sealed bytes, when the validator read them all
+    /// (it keeps copies); without copies it reads only the object's ends,
+    /// and the size and entity tag say what was accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
     /// The validator's copy, relative to the results file's folder
     /// (`objects/{challenge_id}/{sha256}.tlock`), when it kept one.
     #[serde(default)]

@@ -73,6 +73,9 @@ pub(super) async fn run_pending(
     ));
     let bar = bar(pending.len(), config.progress);
     let cpu = Arc::new(Semaphore::new(config.jobs.max(1)));
+    // The memory budget, in KiB (a semaphore counts in u32 permits).
+    let budget_kib = u32::try_from(config.memory.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+    let memory = Arc::new(Semaphore::new(budget_kib as usize));
     let failed = core::sync::atomic::AtomicUsize::new(0);
     let ctx = Arc::new(Context {
         chain: results.chain.clone(),
@@ -90,6 +93,7 @@ pub(super) async fn run_pending(
     let miners: HashMap<u32, &MinerRecord> = results.miners.iter().map(|m| (m.uid, m)).collect();
     let work = futures_util::stream::iter(pending).map(|unit| {
         let cpu = Arc::clone(&cpu);
+        let memory = Arc::clone(&memory);
         let ctx = Arc::clone(&ctx);
         let bar = bar.clone();
         let failed = &failed;
@@ -99,6 +103,23 @@ pub(super) async fn run_pending(
             .ok_or_else(|| "no such miner".to_owned())
             .and_then(|m| stores.open(m));
         async move {
+            // Room for the object before a byte of it is read: its accepted
+            // size (or the cap) and its plaintext. One larger than the
+            // whole budget takes all of it and goes alone.
+            let size = unit
+                .object
+                .as_ref()
+                .map_or(config.max_object, |o| o.size.min(config.max_object));
+            let cost = crate::limits::reveal_cost(size);
+            let kib = u32::try_from(cost.div_ceil(1024))
+                .unwrap_or(u32::MAX)
+                .clamp(1, budget_kib);
+            let Ok(room) = memory.acquire_many_owned(kib).await else {
+                return Outcome {
+                    checked: Context::failed_before_opening(&unit, "the reveal stopped".into()),
+                    final_: false,
+                };
+            };
             let read = read_object(&unit, results_dir, store, config.max_object).await;
             let outcome = match read {
                 Read::Final(reason) => Outcome {
@@ -119,6 +140,7 @@ pub(super) async fn run_pending(
                     let ctx = Arc::clone(&ctx);
                     let joined = tokio::task::spawn_blocking(move || {
                         let _permit = permit;
+                        let _room = room;
                         ctx.check(&u, &bytes)
                     })
                     .await;
@@ -218,21 +240,57 @@ async fn read_object(
         Ok(Err(reason)) => return Read::Final(reason),
         Err(reason) => return Read::Unreadable(reason),
     };
-    if let Some(o) = accepted {
-        let sha = hex::encode(Sha256::digest(&bytes));
-        if !sha.eq_ignore_ascii_case(&o.sha256) {
-            return Read::Final(format!(
-                "changed after acceptance: {} holds other bytes than the validator accepted \
-                 (sha256 {sha}, accepted {}), and no copy was kept",
-                store.describe(),
-                o.sha256
-            ));
-        }
+    if let Some(o) = accepted
+        && let Some(reason) = changed_since(store.as_ref(), &unit.sub.s3_key, o, &bytes).await
+    {
+        return Read::Final(reason);
     }
     Read::Bytes {
         bytes,
         source: "store",
         changed: None,
+    }
+}
+
+/// Why the bytes read from the store are not those the validator accepted,
+/// if they are not: their SHA-256 when it read them all, else (it read only
+/// their ends) their size and the store's entity tag.
+async fn changed_since(
+    store: &dyn ObjectStore,
+    key: &str,
+    o: &ObjectRecord,
+    bytes: &[u8],
+) -> Option<String> {
+    let changed = |what: String| {
+        format!(
+            "changed after acceptance: {} holds {what}, and no copy was kept",
+            store.describe()
+        )
+    };
+    if let Some(accepted) = &o.sha256 {
+        let sha = hex::encode(Sha256::digest(bytes));
+        return (!sha.eq_ignore_ascii_case(accepted)).then(|| {
+            changed(format!(
+                "other bytes than the validator accepted (sha256 {sha}, accepted {accepted})"
+            ))
+        });
+    }
+    if bytes.len() as u64 != o.size {
+        return Some(changed(format!(
+            "{} bytes, where the validator accepted {}",
+            bytes.len(),
+            o.size
+        )));
+    }
+    let then = o.etag.as_ref()?;
+    match store.head(key).await {
+        Ok(Some(meta)) => match meta.etag {
+            Some(now) if now != *then => Some(changed(format!(
+                "another object (ETag {now}, accepted {then})"
+            ))),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -251,10 +309,11 @@ fn read_copy<'o>(
     {
         return None;
     }
+    let sha256 = object.sha256.as_deref()?;
     let cap = usize::try_from(max).unwrap_or(usize::MAX);
     let bytes = crate::fs::read_file_capped(&results_dir.join(rel), cap).ok()?;
     hex::encode(Sha256::digest(&bytes))
-        .eq_ignore_ascii_case(&object.sha256)
+        .eq_ignore_ascii_case(sha256)
         .then_some((bytes, object))
 }
 
@@ -286,7 +345,9 @@ async fn changed_in_store(
         (Some(_), Some(now)) => Some(now_holds(format!("another object (ETag {now})"))),
         _ => match store.get(key, max).await {
             Ok(bytes)
-                if !hex::encode(Sha256::digest(&bytes)).eq_ignore_ascii_case(&object.sha256) =>
+                if object.sha256.as_deref().is_some_and(|accepted| {
+                    !hex::encode(Sha256::digest(&bytes)).eq_ignore_ascii_case(accepted)
+                }) =>
             {
                 Some(now_holds(
                     "another object (other bytes, the same size)".into(),

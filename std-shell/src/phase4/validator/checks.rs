@@ -222,15 +222,18 @@ impl Validator {
                 meta.size, self.config.max_object
             ));
         }
-        let bytes = match store.get(key, self.config.max_object).await {
-            Ok(b) => b,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(format!("the object is not in {}", store.describe()));
-            }
-            Err(e) => return Err(format!("store: {e}")),
+        let (seen, size, sha256, copy) = if self.config.keep_objects {
+            // A copy is of every byte: read whole, within the budget.
+            let bytes = self.read_whole(store, key, meta.size).await?;
+            let seen = timelock::inspect(&mut bytes.as_slice())
+                .map_err(|e| format!("not a timelock ciphertext veil reads: {e}"))?;
+            let sha256 = hex::encode(Sha256::digest(&bytes));
+            let copy = self.keep_copy(c, &sha256, &bytes);
+            (seen, bytes.len() as u64, Some(sha256), copy)
+        } else {
+            let seen = self.read_ends(store, key, meta.size).await?;
+            (seen, meta.size, None, None)
         };
-        let seen = timelock::inspect(&mut bytes.as_slice())
-            .map_err(|e| format!("not a timelock ciphertext veil reads: {e}"))?;
         if let Some(hash) = &seen.chain_hash {
             let ours = hex::encode(self.config.chain.hash());
             if !hash.eq_ignore_ascii_case(&ours) {
@@ -245,21 +248,77 @@ impl Validator {
             }
             None => c.target,
         };
-        let sha256 = hex::encode(Sha256::digest(&bytes));
-        let copy = if self.config.keep_objects {
-            self.keep_copy(c, &sha256, &bytes)
-        } else {
-            None
-        };
         Ok(Accepted {
             round,
             object: ObjectRecord {
-                size: u64::try_from(bytes.len()).unwrap_or(u64::MAX),
+                size,
                 etag: meta.etag,
                 sha256,
                 copy,
             },
         })
+    }
+
+    /// The whole object (`size` bytes by its HEAD), read once there is room
+    /// for it: however many miners answer at once, the objects held stay
+    /// within the budget (one larger than all of it is read alone).
+    async fn read_whole(
+        &self,
+        store: &dyn ObjectStore,
+        key: &str,
+        size: u64,
+    ) -> Result<Vec<u8>, String> {
+        let kib = u32::try_from(size.div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .clamp(1, super::OBJECT_ROOM_KIB);
+        let _room = self
+            .object_room
+            .acquire_many(kib)
+            .await
+            .map_err(|_| "the validator is stopping".to_owned())?;
+        match store.get(key, size.min(self.config.max_object)).await {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                Err(format!("the object is not in {}", store.describe()))
+            }
+            Err(e) => Err(format!("store: {e}")),
+        }
+    }
+
+    /// What the object's ends say (no copy is kept): its first
+    /// [`timelock::ROUND_HEAD_LEN`] bytes and its last 8 — an age header, or
+    /// a bittensor envelope's length and round — never its payload. Only a
+    /// raw TLE, which names no round in its head, is read whole.
+    async fn read_ends(
+        &self,
+        store: &dyn ObjectStore,
+        key: &str,
+        size: u64,
+    ) -> Result<timelock::Inspection, String> {
+        let fetch = |start: u64, len: u64| async move {
+            match store.get_range(key, start, len).await {
+                Ok(b) if b.len() as u64 == len => Ok(b),
+                Ok(_) => Err("the object changed while it was read".to_owned()),
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    Err(format!("the object is not in {}", store.describe()))
+                }
+                Err(e) => Err(format!("store: {e}")),
+            }
+        };
+        let head_len = (timelock::ROUND_HEAD_LEN as u64).min(size);
+        let head = fetch(0, head_len).await?;
+        let tail: [u8; 8] = if size > head_len {
+            let t = fetch(size - 8, 8).await?;
+            t.try_into().unwrap_or_default()
+        } else {
+            [0; 8]
+        };
+        let bad = |e: crate::Error| format!("not a timelock ciphertext veil reads: {e}");
+        if let Some(seen) = timelock::inspect_ends(&head, tail, size).map_err(bad)? {
+            return Ok(seen);
+        }
+        let bytes = self.read_whole(store, key, size).await?;
+        timelock::inspect(&mut bytes.as_slice()).map_err(bad)
     }
 
     /// Keeps the accepted bytes at `objects/{cid}/{sha256}.tlock` under the

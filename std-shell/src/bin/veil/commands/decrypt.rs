@@ -8,7 +8,7 @@ use anyhow::Result;
 use veil::args;
 use veil::clock::SystemClock;
 use veil::drand::{self, BeaconSource, FixedBeacon};
-use veil::io::{Output, open_input};
+use veil::io::{Output, open_ciphertext};
 use veil::timelock::{self, Opening};
 
 use super::runtime;
@@ -61,7 +61,7 @@ pub(crate) fn run(a: Args) -> Result<()> {
         .round
         .map(|r| args::parse_round("--round", &r))
         .transpose()?;
-    let mut input = open_input(a.input.as_deref())?;
+    let mut input = open_ciphertext(a.input.as_deref())?;
     let opening = Opening::read(&chain, &mut input)?;
     let key = runtime()?.block_on(timelock::round_key(
         beacons.as_ref(),

@@ -29,8 +29,9 @@ pub(crate) struct Args {
     #[command(flatten)]
     store: StoreArg,
     /// Where objects wait when the store keeps failing (uploaded later,
-    /// never reported until stored).
-    #[arg(long, value_name = "DIR", default_value = "veil-spool")]
+    /// never reported until stored): in a private folder, veil-spool, made
+    /// inside DIR (DIR itself is left as it is).
+    #[arg(long, value_name = "DIR", default_value = ".")]
     spool: PathBuf,
     #[command(flatten)]
     chain: ChainArg,
@@ -83,12 +84,21 @@ pub(crate) struct Args {
     /// Seconds the external generator may take per variation.
     #[arg(long, value_name = "S", default_value = "600")]
     generator_timeout: String,
+    /// A variable of veil's environment to pass to the external generator
+    /// (repeatable), beside PATH, HOME, the locale and the GPU variables;
+    /// veil's own secrets are never passed.
+    #[arg(long, value_name = "NAME")]
+    generator_env: Vec<String>,
     /// Largest request body accepted, bytes.
     #[arg(long, value_name = "N", default_value = "33554432")]
     max_body: String,
     /// Variations worked on at once (default: the number of CPUs).
     #[arg(long, value_name = "N")]
     concurrency: Option<String>,
+    /// Of those, the most one caller's requests hold at once (default:
+    /// half, rounded up), so no caller can keep the others waiting.
+    #[arg(long, value_name = "N")]
+    per_caller: Option<String>,
     /// Seal to rounds already emitted instead of refusing the request
     /// (testing with public beacons only: anyone can open such images).
     #[arg(long)]
@@ -148,7 +158,10 @@ fn allow(
 }
 
 pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
-    let keypair = Arc::new(a.key.keypair()?);
+    // Nothing of this process (its seed, the bucket's keys) may be read by
+    // another process of its user: the generator runs as that user.
+    veil::process::harden()?;
+    let keypair = Arc::new(a.key.daemon_keypair("miner")?);
     let chain = a.chain.resolve()?;
     let format = Format::from_name(&a.format).map_err(|e| Error::value("--format", e))?;
     let netuid = a
@@ -194,11 +207,14 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
     };
     let limits = ImageLimits::default();
     let generator: Arc<dyn Generator> = match &a.generator_cmd {
-        Some(cmd) => Arc::new(External::new(
-            cmd.clone(),
-            args::parse_secs("--generator-timeout", &a.generator_timeout)?,
-            limits,
-        )),
+        Some(cmd) => Arc::new(
+            External::new(
+                cmd.clone(),
+                args::parse_secs("--generator-timeout", &a.generator_timeout)?,
+                limits,
+            )
+            .with_env(a.generator_env.clone())?,
+        ),
         None => Arc::new(Builtin),
     };
     let concurrency = match &a.concurrency {
@@ -241,6 +257,12 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
                 format,
                 limits,
                 concurrency,
+                per_caller: a
+                    .per_caller
+                    .as_deref()
+                    .map(|n| args::parse_count("--per-caller", n))
+                    .transpose()?
+                    .map_or(concurrency.div_ceil(2), |n| n.clamp(1, concurrency)),
                 allow_emitted_rounds: a.allow_emitted_rounds,
                 min_lead: args::parse_secs("--min-lead", &a.min_lead)?,
                 captures,

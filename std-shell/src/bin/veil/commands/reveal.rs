@@ -57,6 +57,11 @@ pub(crate) struct Args {
     /// Objects downloaded at once.
     #[arg(long, value_name = "N", default_value = "16")]
     downloads: String,
+    /// MiB the objects being read and opened may hold at once (sealed
+    /// bytes, plaintext and decoded image); an object larger than this is
+    /// read alone.
+    #[arg(long, value_name = "MIB", default_value = "512")]
+    memory: String,
 }
 
 /// Notes on stderr, when it is a terminal.
@@ -89,6 +94,9 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
         downloads: args::parse_count("--downloads", &a.downloads)?.max(1),
         limits: ImageLimits::default(),
         max_object: validator::DEFAULT_MAX_OBJECT,
+        memory: u64::try_from(args::parse_count("--memory", &a.memory)?.max(64))
+            .unwrap_or(u64::MAX)
+            .saturating_mul(1 << 20),
         progress: stderr_is_terminal(),
     };
     let beacons: Arc<dyn BeaconSource> = match &a.signature {

@@ -26,9 +26,9 @@ pub(crate) enum Command {
         input: Option<PathBuf>,
         #[command(flatten)]
         store: StoreArg,
-        /// When the upload keeps failing, keep the object in this spool
-        /// directory for `veil store flush` (the command still fails: the
-        /// object is not stored yet).
+        /// When the upload keeps failing, keep the object in the spool
+        /// (veil-spool, a private folder made inside DIR) for `veil store
+        /// flush` (the command still fails: the object is not stored yet).
         #[arg(long, value_name = "DIR")]
         spool: Option<PathBuf>,
     },
@@ -73,7 +73,7 @@ pub(crate) enum Command {
     /// Upload what a spool holds; prints {"uploaded", "remaining"}; exit 1
     /// while objects remain.
     Flush {
-        /// The spool directory.
+        /// The folder holding the spool (veil-spool) to flush.
         #[arg(long, value_name = "DIR")]
         spool: PathBuf,
         #[command(flatten)]

@@ -136,7 +136,8 @@ fn daily_seed(path: &std::path::Path, limits: &ImageLimits) -> Result<BaseImage>
 /// Prints results paths as each cycle ends (not at exit: the validator
 /// may run for days).
 pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
-    let keypair = Arc::new(a.key.keypair()?);
+    veil::process::harden()?;
+    let keypair = Arc::new(a.key.daemon_keypair("validator")?);
     let chain = a.chain.resolve()?;
     let format = Format::from_name(&a.format).map_err(|e| Error::value("--format", e))?;
     let limits = ImageLimits::default();
