@@ -280,26 +280,7 @@ impl<'r> Opening<'r> {
     pub fn open(self, key: &RoundKey, out: &mut dyn Write) -> Result<Format, Error> {
         match self.body {
             Body::Whole(mut bytes) => {
-                let range = match self.format {
-                    Format::Bittensor => {
-                        let (_, inner) = bittensor::parse(&bytes)?;
-                        let offset = inner.start;
-                        let tle_bytes = bytes.get_mut(inner).ok_or_else(unknown_format)?;
-                        let parsed = tle::parse(tle_bytes, Layout::Tle)?;
-                        let r = tle::open_in_place(&parsed, tle_bytes, key)?;
-                        (offset + r.start)..(offset + r.end)
-                    }
-                    Format::Tle | Format::TleV03 => {
-                        let layout = if self.format == Format::Tle {
-                            Layout::Tle
-                        } else {
-                            Layout::TleV03
-                        };
-                        let parsed = tle::parse(&bytes, layout)?;
-                        tle::open_in_place(&parsed, &mut bytes, key)?
-                    }
-                    Format::Age => return Err(unknown_format()),
-                };
+                let range = open_whole_in_place(self.format, &mut bytes, key)?;
                 out.write_all(bytes.get(range).unwrap_or(&[]))
                     .map_err(Error::io("writing the output"))?;
             }
@@ -312,6 +293,74 @@ impl<'r> Opening<'r> {
         }
         Ok(self.format)
     }
+}
+
+/// Opens a whole-buffer body (tle, tle-v03, bittensor) in place: the
+/// plaintext's range in `bytes`.
+fn open_whole_in_place(
+    format: Format,
+    bytes: &mut [u8],
+    key: &RoundKey,
+) -> Result<core::ops::Range<usize>, Error> {
+    Ok(match format {
+        Format::Bittensor => {
+            let (_, inner) = bittensor::parse(bytes)?;
+            let offset = inner.start;
+            let tle_bytes = bytes.get_mut(inner).ok_or_else(unknown_format)?;
+            let parsed = tle::parse(tle_bytes, Layout::Tle)?;
+            let r = tle::open_in_place(&parsed, tle_bytes, key)?;
+            (offset + r.start)..(offset + r.end)
+        }
+        Format::Tle | Format::TleV03 => {
+            let layout = if format == Format::Tle {
+                Layout::Tle
+            } else {
+                Layout::TleV03
+            };
+            let parsed = tle::parse(bytes, layout)?;
+            tle::open_in_place(&parsed, bytes, key)?
+        }
+        Format::Age => return Err(unknown_format()),
+    })
+}
+
+/// Opens `sealed`, taken whole, with `key` (the beacon of `round` of
+/// `chain`) and returns the plaintext. tle, tle-v03 and bittensor bodies
+/// are opened in place, in `sealed`'s own buffer: no copy of the payload
+/// is made. age streams into one buffer the size of its payload.
+///
+/// # Errors
+///
+/// As [`open_with`].
+pub fn open_owned(
+    chain: &Chain,
+    round: Round,
+    key: &RoundKey,
+    mut sealed: Vec<u8>,
+) -> Result<(Format, Vec<u8>), Error> {
+    let head = sealed.get(..sealed.len().min(DETECT_PREFIX_LEN)).unwrap_or(&[]);
+    if format::detect_streaming(head).is_some() {
+        let mut plain = Vec::with_capacity(sealed.len());
+        let format = open_with(chain, round, key, &sealed, &mut plain)?;
+        return Ok((format, plain));
+    }
+    if sealed.len() > MAX_TLE_LEN {
+        return Err(Error::InputTooLarge { max: MAX_TLE_LEN });
+    }
+    let format = format::detect_whole(&sealed).ok_or_else(unknown_format)?;
+    if format == Format::Bittensor {
+        let (r, _) = bittensor::parse(&sealed)?;
+        if r != round {
+            return Err(Error::Content(format!(
+                "the ciphertext is sealed to round {r}, not to round {round}"
+            )));
+        }
+    }
+    let range = open_whole_in_place(format, &mut sealed, key)?;
+    let len = range.len();
+    sealed.copy_within(range, 0);
+    sealed.truncate(len);
+    Ok((format, sealed))
 }
 
 /// The key that opens a ciphertext naming `carried` (if any), from
@@ -580,4 +629,63 @@ fn read_until_error(r: &mut dyn Read, buf: &mut [u8]) -> usize {
         }
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use rand_chacha::ChaCha20Rng;
+    use rand_core::SeedableRng as _;
+
+    use super::*;
+
+    /// What the ends of a sealed object say is what reading it whole says,
+    /// for every format, small and past [`ROUND_HEAD_LEN`].
+    #[test]
+    fn the_ends_of_an_object_say_what_the_whole_says() {
+        let chain = BuiltinChain::Quicknet.chain().unwrap();
+        let round = Round::new(1000).unwrap();
+        let mut rng = ChaCha20Rng::seed_from_u64(21);
+        for size in [100usize, 200_000] {
+            let plain = vec![7u8; size];
+            for (format, armored) in [
+                (Format::Age, false),
+                (Format::Age, true),
+                (Format::Bittensor, false),
+                (Format::Tle, false),
+            ] {
+                let mut sealed = Vec::new();
+                encrypt(
+                    &chain,
+                    round,
+                    format,
+                    armored,
+                    &mut plain.as_slice(),
+                    &mut sealed,
+                    &mut rng,
+                )
+                .unwrap();
+                let whole = inspect(&mut sealed.as_slice()).unwrap();
+                let head = &sealed[..sealed.len().min(ROUND_HEAD_LEN)];
+                let tail: [u8; 8] = sealed[sealed.len() - 8..].try_into().unwrap();
+                let ends = inspect_ends(head, tail, sealed.len() as u64).unwrap();
+                let what = format!("{} armored={armored} size={size}", format.name());
+                match ends {
+                    Some(ends) => {
+                        assert_eq!(ends.format, whole.format, "{what}");
+                        assert_eq!(ends.round, whole.round, "{what}");
+                        assert_eq!(ends.chain_hash, whole.chain_hash, "{what}");
+                    }
+                    // Only a large raw TLE needs reading whole.
+                    None => assert!(format == Format::Tle && size > ROUND_HEAD_LEN, "{what}"),
+                }
+                // An envelope whose length does not match its size is not one.
+                if format == Format::Bittensor && size > ROUND_HEAD_LEN {
+                    let short = inspect_ends(head, tail, sealed.len() as u64 + 1).unwrap();
+                    assert!(short.is_none(), "{what}");
+                }
+            }
+        }
+        // Junk is no format.
+        assert!(inspect_ends(b"not a ciphertext", [1; 8], 16).is_err());
+    }
 }

@@ -138,6 +138,39 @@ async fn conformance(store: &dyn ObjectStore, ns: &str, large: usize) {
     );
     assert!(store.get(&k("big"), large as u64).await.unwrap() == big);
 
+    // Ranges: the head, a middle, the last 8 bytes, past the end.
+    let end = large as u64;
+    assert_eq!(store.get_range(&k("big"), 0, 9).await.unwrap(), big[..9]);
+    assert_eq!(
+        store.get_range(&k("big"), 1000, 300).await.unwrap(),
+        big[1000..1300]
+    );
+    assert_eq!(
+        store.get_range(&k("big"), end - 8, 8).await.unwrap(),
+        big[large - 8..]
+    );
+    assert_eq!(
+        store.get_range(&k("big"), end - 3, 8).await.unwrap(),
+        big[large - 3..],
+        "a range past the end is cut at the end"
+    );
+    assert!(
+        store
+            .get_range(&k("big"), end + 10, 8)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.get_range(&k("big"), 0, 0).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .get_range(&k("missing"), 0, 8)
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::NotFound
+    );
+
     // Keys that could escape or confuse are refused before any I/O.
     for bad in ["../escape", "/abs", "a//b", "a/./b", "a\nb", ""] {
         let e = put_bytes(store, bad, b"x").await.unwrap_err();

@@ -141,7 +141,7 @@ pub(super) async fn run_pending(
                     let joined = tokio::task::spawn_blocking(move || {
                         let _permit = permit;
                         let _room = room;
-                        ctx.check(&u, &bytes)
+                        ctx.check(&u, bytes)
                     })
                     .await;
                     match joined {
@@ -447,8 +447,9 @@ impl Context {
             .to_string()
     }
 
-    /// Opens and checks one object (CPU work: on a blocking thread).
-    fn check(&self, unit: &Unit, sealed: &[u8]) -> Checked {
+    /// Opens and checks one object (CPU work: on a blocking thread). The
+    /// sealed bytes are taken: whole-buffer formats open in place.
+    fn check(&self, unit: &Unit, sealed: Vec<u8>) -> Checked {
         let mut c = Self::blank(unit);
         if let Err(reason) = self.check_into(unit, sealed, &mut c) {
             c.reason = Some(peer_line(&reason));
@@ -458,14 +459,13 @@ impl Context {
         c
     }
 
-    fn check_into(&self, unit: &Unit, sealed: &[u8], c: &mut Checked) -> Result<(), String> {
+    fn check_into(&self, unit: &Unit, sealed: Vec<u8>, c: &mut Checked) -> Result<(), String> {
         let round = unit.round;
         let key = self
             .keys
             .get(&round)
             .ok_or_else(|| format!("no beacon of round {round}"))?;
-        let mut plain = Vec::with_capacity(sealed.len());
-        let format = timelock::open_with(&self.chain, round, key, sealed, &mut plain)
+        let (format, plain) = timelock::open_owned(&self.chain, round, key, sealed)
             .map_err(|e| format!("does not open with round {round}'s beacon: {e}"))?;
         c.opened = true;
         c.format = Some(format.name().to_owned());
