@@ -338,7 +338,9 @@ pub fn open_owned(
     key: &RoundKey,
     mut sealed: Vec<u8>,
 ) -> Result<(Format, Vec<u8>), Error> {
-    let head = sealed.get(..sealed.len().min(DETECT_PREFIX_LEN)).unwrap_or(&[]);
+    let head = sealed
+        .get(..sealed.len().min(DETECT_PREFIX_LEN))
+        .unwrap_or(&[]);
     if format::detect_streaming(head).is_some() {
         let mut plain = Vec::with_capacity(sealed.len());
         let format = open_with(chain, round, key, &sealed, &mut plain)?;
