@@ -324,7 +324,11 @@ fn an_object_overwritten_after_acceptance_costs_its_miner_nothing() {
     let cid = results["phase4_image_data"]["challenge_id"]
         .as_str()
         .unwrap();
-    std::fs::remove_dir_all(dir.join("objects")).unwrap();
+    // The first reveal, every verdict final, removed the copies.
+    assert!(
+        !dir.join("objects").join(cid).exists(),
+        "copies left behind"
+    );
     std::fs::remove_dir_all(dir.join(format!("reveal-{cid}"))).unwrap();
     let reveal = net.reveal(&results_path);
     let imgs = images_of(&reveal, "0");

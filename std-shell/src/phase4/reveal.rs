@@ -277,6 +277,9 @@ pub async fn reveal(
     if applied {
         reputation.save(&config.reputation)?;
     }
+    if unreadable == 0 {
+        prune_copies(results, progress);
+    }
     Ok(RevealReport {
         reveal: reveal_path,
         report: report_path,
@@ -288,6 +291,34 @@ pub async fn reveal(
         resumed,
         miners,
     })
+}
+
+/// Removes the validator's copies of this challenge's objects
+/// (`objects/{cid}/` beside the results file) once every verdict is final:
+/// the journal holds the verdicts and the plaintexts, so nothing needs
+/// them any more, and a validator's disk does not fill cycle after cycle.
+/// While any object could not be read, they stay for the rerun.
+fn prune_copies(results: &Results, progress: &dyn Progress) {
+    let cid = &results.challenge_id;
+    // The challenge id names one folder, never a path.
+    if cid.is_empty() || cid.starts_with('.') || cid.contains(['/', '\\']) {
+        return;
+    }
+    let Some(dir) = results
+        .path
+        .parent()
+        .map(|p| p.join("objects").join(cid.as_str()))
+    else {
+        return;
+    };
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => progress.note(&format!(
+            "every verdict is final: removed the validator's copies in {}",
+            dir.display()
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => tracing::warn!(error = %e, dir = %dir.display(), "cannot remove the copies"),
+    }
 }
 
 /// The beacon of `round` from `beacons` (waited for), then journaled.
