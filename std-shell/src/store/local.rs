@@ -63,6 +63,30 @@ impl LocalStore {
         Ok(self.root.join(key))
     }
 
+    /// The file of `key`, opened for reading, and its metadata; a key that
+    /// is not a regular file is not an object.
+    async fn open_object(
+        &self,
+        key: &str,
+    ) -> Result<(tokio::fs::File, std::fs::Metadata), StoreError> {
+        let path = self.path_of(key)?;
+        let what = || self.what("get", key);
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| StoreError::io(what(), &e))?;
+        let meta = file
+            .metadata()
+            .await
+            .map_err(|e| StoreError::io(what(), &e))?;
+        if !meta.is_file() {
+            return Err(StoreError::new(
+                ErrorKind::NotFound,
+                format!("{}: not an object", what()),
+            ));
+        }
+        Ok((file, meta))
+    }
+
     fn what(&self, op: &str, key: &str) -> String {
         format!("{op} {key} in {}", self.root.display())
     }
@@ -169,21 +193,8 @@ impl ObjectStore for LocalStore {
 
     async fn get(&self, key: &str, max_bytes: u64) -> Result<Vec<u8>, StoreError> {
         use tokio::io::AsyncReadExt as _;
-        let path = self.path_of(key)?;
         let what = || self.what("get", key);
-        let file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| StoreError::io(what(), &e))?;
-        let meta = file
-            .metadata()
-            .await
-            .map_err(|e| StoreError::io(what(), &e))?;
-        if !meta.is_file() {
-            return Err(StoreError::new(
-                ErrorKind::NotFound,
-                format!("{}: not an object", what()),
-            ));
-        }
+        let (file, meta) = self.open_object(key).await?;
         if meta.len() > max_bytes {
             return Err(too_large(&what(), meta.len(), max_bytes));
         }
@@ -201,21 +212,8 @@ impl ObjectStore for LocalStore {
 
     async fn get_range(&self, key: &str, start: u64, len: u64) -> Result<Vec<u8>, StoreError> {
         use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
-        let path = self.path_of(key)?;
         let what = || self.what("get", key);
-        let mut file = tokio::fs::File::open(&path)
-            .await
-            .map_err(|e| StoreError::io(what(), &e))?;
-        let meta = file
-            .metadata()
-            .await
-            .map_err(|e| StoreError::io(what(), &e))?;
-        if !meta.is_file() {
-            return Err(StoreError::new(
-                ErrorKind::NotFound,
-                format!("{}: not an object", what()),
-            ));
-        }
+        let (mut file, meta) = self.open_object(key).await?;
         let want = len.min(meta.len().saturating_sub(start));
         let mut out = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
         if want > 0 {

@@ -122,6 +122,34 @@ fn client(config: &S3Config, keys: &KeyPair, options: &S3Options) -> aws_sdk_s3:
 }
 
 impl S3Store {
+    /// An object's body, at most `cap` bytes (more is
+    /// [`ErrorKind::TooLarge`]; a transfer that breaks is transient), in a
+    /// buffer made for the `expected` bytes (a declared length or a range's).
+    async fn read_body(
+        &self,
+        what: &str,
+        mut body: ByteStream,
+        cap: u64,
+        expected: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        let mut data = Vec::with_capacity(usize::try_from(expected.min(cap)).unwrap_or(0));
+        while let Some(chunk) = body.try_next().await.map_err(|e| {
+            StoreError::new(
+                ErrorKind::Transient,
+                self.redactor.scrub(&format!("{what}: {e}")),
+            )
+        })? {
+            if (data.len() + chunk.len()) as u64 > cap {
+                return Err(StoreError::new(
+                    ErrorKind::TooLarge,
+                    format!("{what}: the object is more than {cap} bytes"),
+                ));
+            }
+            data.extend_from_slice(&chunk);
+        }
+        Ok(data)
+    }
+
     /// A store over `config`'s bucket.
     ///
     /// # Errors
@@ -434,20 +462,7 @@ impl ObjectStore for S3Store {
                 if declared > max_bytes {
                     return Err(too_large(&declared.to_string()));
                 }
-                let mut data = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
-                let mut body = out.body;
-                while let Some(chunk) = body.try_next().await.map_err(|e| {
-                    StoreError::new(
-                        ErrorKind::Transient,
-                        self.redactor.scrub(&format!("{what}: {e}")),
-                    )
-                })? {
-                    if (data.len() + chunk.len()) as u64 > max_bytes {
-                        return Err(too_large("more than"));
-                    }
-                    data.extend_from_slice(&chunk);
-                }
-                Ok(data)
+                self.read_body(&what, out.body, max_bytes, declared).await
             })
             .await
     }
@@ -487,22 +502,7 @@ impl ObjectStore for S3Store {
                 } else {
                     len
                 };
-                let mut data = Vec::with_capacity(usize::try_from(len.min(1 << 20)).unwrap_or(0));
-                let mut body = out.body;
-                while let Some(chunk) = body.try_next().await.map_err(|e| {
-                    StoreError::new(
-                        ErrorKind::Transient,
-                        self.redactor.scrub(&format!("{what}: {e}")),
-                    )
-                })? {
-                    if (data.len() + chunk.len()) as u64 > cap {
-                        return Err(StoreError::new(
-                            ErrorKind::TooLarge,
-                            format!("{what}: more than the {cap} bytes asked for"),
-                        ));
-                    }
-                    data.extend_from_slice(&chunk);
-                }
+                let data = self.read_body(&what, out.body, cap, len).await?;
                 Ok(if whole {
                     super::range_of(&data, start, len).to_vec()
                 } else {
