@@ -139,6 +139,11 @@ pub const DEFAULT_ANSWER_TIME: Duration = Duration::from_secs(120);
 /// its generator runs are then killed and their slots freed.
 pub const MAX_ANSWER_TIME: Duration = Duration::from_secs(300);
 
+/// What the request bodies an axon holds at once may weigh (each counts
+/// its declared length, or the body cap when it declares none): past it,
+/// new requests get 503. With [`MAX_AXON_BODY`], eight of the largest.
+pub const AXON_BODY_MEMORY: u64 = 256 * 1024 * 1024;
+
 /// Most requests the axon handles at once past authentication.
 pub const MAX_AXON_IN_FLIGHT: usize = 32;
 

@@ -1431,3 +1431,78 @@ fn miner_refuses_bad_requests() {
         );
     }
 }
+
+/// The request bodies a miner holds at once are bounded (256 MiB): eight
+/// signed requests declaring 32 MiB bodies that never come take all the
+/// room; a ninth is refused at once with 503, not read; once they hang up,
+/// a valid request is answered again.
+#[test]
+fn large_bodies_held_at_once_are_bounded() {
+    use std::io::{Read as _, Write as _};
+    let dir = Scratch::new("p4-body-room");
+    let store = dir.subdir("store");
+    let validator = keypair(VALIDATOR_SEED);
+    let m = Miner::start(
+        "p4-body-room-miner",
+        HONEST_SEEDS[1],
+        &store,
+        &address(VALIDATOR_SEED),
+        &[],
+    );
+    let port = m.miner.port();
+    let axon = m.miner.hotkey().to_owned();
+    let now_ns = || veil::Clock::now_ns(&veil::SystemClock);
+    let declared = 32 << 20;
+    let open = |i: usize| {
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut head = format!(
+            "POST /IdentitySynapse HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {declared}\r\n"
+        );
+        for (n, v) in signed_headers(&validator, now_ns(), &format!("uuid-room-{i}"), &axon) {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        conn.write_all(head.as_bytes()).unwrap();
+        conn
+    };
+    let held: Vec<_> = (0..8)
+        .map(|i| {
+            let c = open(i);
+            std::thread::sleep(Duration::from_millis(150));
+            c
+        })
+        .collect();
+    let mut ninth = open(8);
+    let mut answer = vec![0u8; 4096];
+    let n = ninth.read(&mut answer).unwrap_or(0);
+    let text = String::from_utf8_lossy(&answer[..n]);
+    assert!(
+        text.starts_with("HTTP/1.1 503") && text.contains("too many large requests"),
+        "{text}\n{}",
+        m.miner.log()
+    );
+    drop(held);
+    drop(ninth);
+    std::thread::sleep(Duration::from_millis(500));
+    let sample = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../std-shell/assets/base-images")
+            .join(BASE_IMAGE),
+    )
+    .unwrap();
+    let body = synapse_body(
+        &veil::phase4::images::encode_base64(&sample),
+        &[("pose_edit", "light")],
+        "p4-body-room-ok",
+    );
+    let r = http_request(
+        port,
+        "POST",
+        "/IdentitySynapse",
+        &signed_headers(&validator, now_ns(), "uuid-room-ok", &axon),
+        &body,
+    );
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), m.miner.log());
+}

@@ -19,7 +19,7 @@ use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 use veil_core::bittensor::btauth::{ALLOWED_SKEW_NS, BtAuthError, BtAuthHeaders, MAX_AGE_NS};
 
-use super::server::{Axon, Caller, Refusal, Transport};
+use super::server::{Axon, Caller, Held, Refusal, Transport};
 use crate::limits::{MAX_BTAUTH_NONCES, MAX_BTAUTH_NONCES_PER_CALLER};
 
 impl From<BtAuthError> for Refusal {
@@ -95,11 +95,11 @@ impl Axon {
         &self,
         parts: &Parts,
         body: Body,
-    ) -> Result<(Caller, Bytes, tokio::sync::OwnedSemaphorePermit), Refusal> {
+    ) -> Result<(Caller, Bytes, Held), Refusal> {
         let h = &parts.headers;
         let headers = BtAuthHeaders::parse(|n| h.get(n).and_then(|v| v.to_str().ok()))?;
         let permit = self.permit()?;
-        let body = self.read_body(parts, body).await?;
+        let (body, room) = self.read_body(parts, body).await?;
         let path = parts
             .uri
             .path_and_query()
@@ -140,7 +140,7 @@ impl Axon {
                 transport: Transport::Btauth,
             },
             body,
-            permit,
+            (permit, room),
         ))
     }
 }

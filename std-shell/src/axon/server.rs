@@ -20,8 +20,9 @@
 //!    last one for the same uuid, else 401; it is recorded before the body
 //!    is read, so two copies of one request cannot both get through;
 //! 7. the body is at most `max_body` bytes (checked against
-//!    `Content-Length` first, then while reading), else 413, and arrives
-//!    within [`BODY_TIMEOUT`], else 408;
+//!    `Content-Length` first, then while reading), else 413, fits in what
+//!    the bodies held at once may weigh ([`AXON_BODY_MEMORY`]), else 503,
+//!    and arrives within [`BODY_TIMEOUT`], else 408;
 //! 8. the synapse answers: JSON with `axon.status_code` (and the
 //!    `bt_header_axon_status_code` header) that a Python dendrite reads.
 //!
@@ -44,6 +45,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header::CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use tokio::sync::OwnedSemaphorePermit;
 use veil_core::axon::{NoncePolicy, header};
 use veil_core::bittensor::btauth;
 use veil_core::sign::PublicKey;
@@ -52,7 +54,21 @@ use super::btauth::Seen;
 use super::v10::Sessions;
 use crate::clock::Clock;
 use crate::keys::address_of;
-use crate::limits::{BODY_TIMEOUT, MAX_AXON_BODY, MAX_AXON_CALLERS, MAX_AXON_IN_FLIGHT};
+use crate::limits::{
+    AXON_BODY_MEMORY, BODY_TIMEOUT, MAX_AXON_BODY, MAX_AXON_CALLERS, MAX_AXON_IN_FLIGHT,
+};
+
+/// [`AXON_BODY_MEMORY`] in KiB (a semaphore's permits).
+#[expect(clippy::cast_possible_truncation, reason = "the assert proves it fits")]
+const BODY_ROOM_KIB: u32 = {
+    let kib = AXON_BODY_MEMORY / 1024;
+    assert!(kib <= u32::MAX as u64);
+    kib as u32
+};
+
+/// What an admitted request holds while it is served: its in-flight slot
+/// and the room for its body.
+pub(super) type Held = (OwnedSemaphorePermit, OwnedSemaphorePermit);
 
 /// Who may call the axon.
 #[derive(Clone, Debug)]
@@ -170,6 +186,8 @@ pub(super) struct Axon {
     pub(super) last_nonces: Mutex<Sessions>,
     pub(super) seen: Mutex<Seen>,
     in_flight: Arc<tokio::sync::Semaphore>,
+    /// Room, in KiB, for the request bodies held at once.
+    body_room: Arc<tokio::sync::Semaphore>,
     pub(super) clock: Arc<dyn Clock>,
     /// Nonces from before this process started (less the grace) are
     /// refused: the last nonces of an earlier run are not remembered, so
@@ -188,6 +206,7 @@ pub fn router(
     let axon = Arc::new(Axon {
         hotkey: address_of(hotkey),
         in_flight: Arc::new(tokio::sync::Semaphore::new(config.max_in_flight.max(1))),
+        body_room: Arc::new(tokio::sync::Semaphore::new(BODY_ROOM_KIB as usize)),
         started_ns: clock
             .now_ns()
             .saturating_sub(config.nonces.grace_ms.saturating_mul(1_000_000)),
@@ -290,15 +309,22 @@ impl Axon {
     }
 
     /// A slot among the requests in progress, or 503.
-    pub(super) fn permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, Refusal> {
+    pub(super) fn permit(&self) -> Result<OwnedSemaphorePermit, Refusal> {
         Arc::clone(&self.in_flight)
             .try_acquire_owned()
             .map_err(|_| Refusal::new(503, "busy: too many requests in progress; try again later"))
     }
 
     /// Step 7: the body, at most `max_body` bytes (from `Content-Length`
-    /// first, then while reading), within [`BODY_TIMEOUT`].
-    pub(super) async fn read_body(&self, parts: &Parts, body: Body) -> Result<Bytes, Refusal> {
+    /// first, then while reading), within [`BODY_TIMEOUT`], once there is
+    /// room for it in [`AXON_BODY_MEMORY`] (its declared length, or
+    /// `max_body` when it declares none), else 503. The room is held as
+    /// long as the request.
+    pub(super) async fn read_body(
+        &self,
+        parts: &Parts,
+        body: Body,
+    ) -> Result<(Bytes, OwnedSemaphorePermit), Refusal> {
         let declared = parts
             .headers
             .get(axum::http::header::CONTENT_LENGTH)
@@ -313,13 +339,25 @@ impl Axon {
         if declared.is_some_and(|n| n > self.config.max_body as u64) {
             return Err(too_large());
         }
+        let need = declared.unwrap_or(self.config.max_body as u64);
+        let kib = u32::try_from(need.div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .clamp(1, BODY_ROOM_KIB);
+        let room = Arc::clone(&self.body_room)
+            .try_acquire_many_owned(kib)
+            .map_err(|_| {
+                Refusal::new(
+                    503,
+                    "busy: too many large requests in progress; try again later",
+                )
+            })?;
         match tokio::time::timeout(
             BODY_TIMEOUT,
             axum::body::to_bytes(body, self.config.max_body),
         )
         .await
         {
-            Ok(Ok(bytes)) => Ok(bytes),
+            Ok(Ok(bytes)) => Ok((bytes, room)),
             Ok(Err(_)) => Err(too_large()),
             Err(_) => Err(Refusal::new(
                 408,

@@ -7,7 +7,7 @@ use veil_core::axon::{AxonError, DendriteHeaders, EMPTY_BODY_HASH};
 
 use std::collections::HashMap;
 
-use super::server::{Axon, Caller, Refusal, Transport};
+use super::server::{Axon, Caller, Held, Refusal, Transport};
 use crate::limits::MAX_SESSIONS_PER_CALLER;
 
 impl From<AxonError> for Refusal {
@@ -22,7 +22,7 @@ impl Axon {
         &self,
         parts: &Parts,
         body: Body,
-    ) -> Result<(Caller, Bytes, tokio::sync::OwnedSemaphorePermit), Refusal> {
+    ) -> Result<(Caller, Bytes, Held), Refusal> {
         let h = &parts.headers;
         let headers = DendriteHeaders::parse(|n| h.get(n).and_then(|v| v.to_str().ok()))?;
         headers.verify(&self.hotkey)?;
@@ -38,7 +38,7 @@ impl Axon {
         }
         self.record_nonce(&headers)?;
         let permit = self.permit()?;
-        let body = self.read_body(parts, body).await?;
+        let (body, room) = self.read_body(parts, body).await?;
         Ok((
             Caller {
                 hotkey: headers.hotkey.to_owned(),
@@ -49,7 +49,7 @@ impl Axon {
                 transport: Transport::Axon,
             },
             body,
-            permit,
+            (permit, room),
         ))
     }
 
