@@ -12,8 +12,8 @@
 //!    arrives, and the caller's first request for the challenge fixes it
 //!    (`rounds`: the same caller asking the same challenge for another
 //!    round is refused);
-//! 3. each variation, concurrently (bounded by a semaphore shared by all
-//!    requests): generated ([`Generator`], seeded by
+//! 3. each variation, concurrently (bounded by slots shared by all
+//!    requests, with a share per caller): generated ([`Generator`], seeded by
 //!    [`GeneratorKey::variation_seed`]`(caller, challenge_id, round, index)`
 //!    with the miner's secret generator key: nobody else can compute its
 //!    images, and a replayed challenge gets other ones), hashed (SHA-256 of
@@ -24,8 +24,11 @@
 //!    a spooled object goes up later but its key is not reported (the
 //!    validator would look for it now and find nothing).
 //!
-//! Work that outlives the caller's timeout is abandoned and what finished
-//! is answered, so a slow generator costs variations, not the whole answer.
+//! Work that outlives the caller's timeout is stopped (work not started is
+//! skipped, an external generator's command killed, its slot freed) and
+//! what finished is answered, so a slow generator costs variations, not the
+//! whole answer; a caller that hangs up stops its work the same way. One
+//! caller's requests hold at most `per_caller` of the slots.
 
 use alloc::borrow::Cow;
 use alloc::sync::Arc;
