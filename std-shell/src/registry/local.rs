@@ -23,6 +23,15 @@ struct RegistryFile {
     commitments: BTreeMap<String, String>,
 }
 
+/// The commitments hold read keys: wiped however the file is let go.
+impl Drop for RegistryFile {
+    fn drop(&mut self) {
+        for v in self.commitments.values_mut() {
+            zeroize::Zeroize::zeroize(v);
+        }
+    }
+}
+
 /// What [`LocalRegistry::publish`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Published {
@@ -48,7 +57,7 @@ impl LocalRegistry {
     }
 
     fn read_file(&self) -> Result<RegistryFile, Error> {
-        match crate::fs::read_file_capped(&self.path, MAX_REGISTRY_FILE) {
+        match crate::fs::read_file_capped(&self.path, MAX_REGISTRY_FILE).map(Zeroizing::new) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
                 Error::Content(format!(
                     "{}: not a commitments registry: {e}",
@@ -99,10 +108,6 @@ impl LocalRegistry {
             serde_json::to_vec_pretty(&file).map_err(|e| Error::Content(e.to_string()))?,
         );
         crate::fs::write_private_atomic(&self.path, &json)?;
-        // Zeroize what serde_json's map held too.
-        for v in file.commitments.values_mut() {
-            zeroize::Zeroize::zeroize(v);
-        }
         Ok(Published::Written)
     }
 }
@@ -114,9 +119,9 @@ impl CommitmentRegistry for LocalRegistry {
     }
 
     async fn fetch(&self) -> Result<Commitments, Error> {
-        let mut file = self.read_file()?;
+        let file = self.read_file()?;
         let mut out = Commitments::default();
-        for (hotkey, text) in &mut file.commitments {
+        for (hotkey, text) in &file.commitments {
             let parsed = check_hotkey(hotkey).and_then(|()| Commitment::parse(text));
             match parsed {
                 Ok(c) => {
@@ -124,7 +129,6 @@ impl CommitmentRegistry for LocalRegistry {
                 }
                 Err(e) => out.skipped.push(format!("{hotkey:?}: {e}")),
             }
-            zeroize::Zeroize::zeroize(text);
         }
         Ok(out)
     }
