@@ -312,10 +312,16 @@ fn prune_copies(results: &Results, progress: &dyn Progress) {
         return;
     };
     match std::fs::remove_dir_all(&dir) {
-        Ok(()) => progress.note(&format!(
-            "every verdict is final: removed the validator's copies in {}",
-            dir.display()
-        )),
+        Ok(()) => {
+            // `objects/` itself goes once no other challenge's copies are in it.
+            if let Some(objects) = dir.parent() {
+                let _ = std::fs::remove_dir(objects);
+            }
+            progress.note(&format!(
+                "every verdict is final: removed the validator's copies in {}",
+                dir.display()
+            ));
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => tracing::warn!(error = %e, dir = %dir.display(), "cannot remove the copies"),
     }
