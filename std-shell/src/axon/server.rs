@@ -358,7 +358,13 @@ impl Axon {
         .await
         {
             Ok(Ok(bytes)) => Ok((bytes, room)),
-            Ok(Err(_)) => Err(too_large()),
+            // Past the cap while reading (a body without a declared length),
+            // or a body that broke off or was badly framed.
+            Ok(Err(e)) if crate::text::error_chain(&e).contains("length limit") => Err(too_large()),
+            Ok(Err(_)) => Err(Refusal::new(
+                400,
+                "the request body ended early or is badly framed",
+            )),
             Err(_) => Err(Refusal::new(
                 408,
                 format!(
