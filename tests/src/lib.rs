@@ -11,6 +11,7 @@ pub mod browser;
 pub mod btauth;
 pub mod chopsticks;
 pub mod devnet;
+pub mod faults;
 pub mod measure;
 pub mod moto;
 pub mod phase4;

@@ -11,7 +11,9 @@
 //!
 //! The figures are printed (`--nocapture` shows them) for the closing notes.
 
+use core::time::Duration;
 use std::path::Path;
+use std::process::Command;
 
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng as _;
@@ -44,7 +46,9 @@ const DISTINCT: usize = 16;
 const REVEAL_BUDGET_MIB: u64 = 256;
 /// What the process holds beside the budget: its code, the runtime, the
 /// journal, and one chunk of each read in flight.
-const BASELINE_MIB: f64 = 96.0;
+const BASELINE_MIB: u64 = 96;
+/// The longest either run may take.
+const LIMIT: Duration = Duration::from_secs(120);
 
 #[test]
 fn a_reveal_of_64_objects_of_60_mib_stays_within_its_budget() {
@@ -115,30 +119,21 @@ fn a_reveal_of_64_objects_of_60_mib_stays_within_its_budget() {
     let results_path = scratch.path().join(format!("results-{cid}.json"));
     std::fs::write(&results_path, results.to_string()).unwrap();
 
-    let budget = REVEAL_BUDGET_MIB.to_string();
-    let run = measure::run(
-        &veil_bin(),
-        &[
-            "reveal",
-            "--results",
-            results_path.to_str().unwrap(),
-            "--signature",
-            SIG,
-            "--memory",
-            &budget,
-            "--jobs",
-            "2",
-        ],
-        scratch.path(),
-        &[],
-    );
+    let mut cmd = Command::new(veil_bin());
+    cmd.current_dir(scratch.path())
+        .args(["reveal", "--results"])
+        .arg(&results_path)
+        .args(["--signature", SIG, "--jobs", "2", "--memory"])
+        .arg(REVEAL_BUDGET_MIB.to_string());
+    let run = measure::run(&cmd, LIMIT);
     let stderr = String::from_utf8_lossy(&run.output.stderr);
     assert!(run.output.status.success(), "veil reveal: {stderr}");
     eprintln!(
-        "reveal of {} objects of {OBJECT_MIB} MiB: peak {:.0} MiB (budget {REVEAL_BUDGET_MIB} MiB), {:.1} s",
-        DISTINCT * MINER_SEEDS.len(),
-        run.peak_mib(),
-        run.wall.as_secs_f64()
+        "{} (budget {REVEAL_BUDGET_MIB} MiB)",
+        run.summary(&format!(
+            "reveal of {} objects of {OBJECT_MIB} MiB",
+            DISTINCT * MINER_SEEDS.len()
+        ))
     );
     let reveal = only_reveal(scratch.path(), cid);
     let mut opened = 0;
@@ -153,12 +148,10 @@ fn a_reveal_of_64_objects_of_60_mib_stays_within_its_budget() {
         }
     }
     assert_eq!(opened, DISTINCT * MINER_SEEDS.len());
-    #[expect(clippy::cast_precision_loss, reason = "small MiB counts")]
-    let ceiling = REVEAL_BUDGET_MIB as f64 + BASELINE_MIB;
     assert!(
-        run.peak_mib() < ceiling,
-        "peak {:.0} MiB, over the budget of {REVEAL_BUDGET_MIB} MiB and {BASELINE_MIB} MiB of baseline",
-        run.peak_mib()
+        run.peak_rss_kib < (REVEAL_BUDGET_MIB + BASELINE_MIB) * 1024,
+        "{}: over the budget of {REVEAL_BUDGET_MIB} MiB and {BASELINE_MIB} MiB of baseline",
+        run.summary("veil reveal")
     );
 }
 
@@ -221,19 +214,16 @@ fn a_validator_cycle_against_16_mib_answers_stays_small() {
             address_of(&kp.public())
         ));
     }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = measure::run(
-        &veil_bin(),
-        &args,
-        scratch.path(),
-        &[("VEIL_SEED", VALIDATOR_SEED)],
-    );
+    let mut cmd = Command::new(veil_bin());
+    cmd.current_dir(scratch.path())
+        .args(&args)
+        .env("VEIL_SEED", VALIDATOR_SEED);
+    let run = measure::run(&cmd, LIMIT);
     let stderr = String::from_utf8_lossy(&run.output.stderr);
     assert!(run.output.status.success(), "veil validator: {stderr}");
     eprintln!(
-        "validator cycle against 8 miners answering 16 MiB: peak {:.0} MiB, {:.1} s",
-        run.peak_mib(),
-        run.wall.as_secs_f64()
+        "{}",
+        run.summary("validator cycle against 8 miners answering 16 MiB")
     );
     let printed = String::from_utf8_lossy(&run.output.stdout);
     let results_path = scratch.path().join(printed.lines().next().unwrap());
@@ -244,8 +234,8 @@ fn a_validator_cycle_against_16_mib_answers_stays_small() {
         assert!(error.contains("answer larger than"), "{r}");
     }
     assert!(
-        run.peak_mib() < 100.0,
-        "peak {:.0} MiB against 16 MiB answers",
-        run.peak_mib()
+        run.peak_rss_kib < 100 * 1024,
+        "{} against 16 MiB answers",
+        run.summary("veil validator")
     );
 }
