@@ -1,6 +1,6 @@
-//! ASCII armor as I/O adapters: [`ArmorReader`] decodes armored age line
+//! ASCII armor as I/O adapters: `ArmorReader` decodes armored age line
 //! by line (lines bounded by [`MAX_ARMOR_LINE_LEN`]) as the binary file is
-//! read, and [`ArmorWriter`] armors what is written through it.
+//! read, and `ArmorWriter` armors what is written through it.
 
 use std::io::{self, BufRead, Read, Write};
 
