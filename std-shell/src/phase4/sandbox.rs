@@ -333,12 +333,17 @@ pub struct Verdict {
     pub verified: usize,
     /// One line per own miner that fell short.
     pub short: Vec<String>,
+    /// Whether every shortfall is of answers cut at the caller's deadline
+    /// (fewer reported than requested, nothing reported refused or failed):
+    /// the machine was too slow for `--timeout`, not a fault of veil's.
+    pub only_late: bool,
 }
 
 impl Verdict {
     /// Judges `cycles`.
     pub fn of(cycles: &[CycleSummary]) -> Self {
         let mut short = Vec::new();
+        let mut only_late = true;
         for c in cycles {
             for m in c
                 .reveal
@@ -347,9 +352,11 @@ impl Verdict {
                 .filter(|m| c.local_uids.contains(&m.uid))
             {
                 if m.verified < m.requested {
+                    let late = m.reported < m.requested && m.verified == m.reported;
+                    only_late &= late;
                     short.push(format!(
-                        "uid {} verified {} of {}",
-                        m.uid, m.verified, m.requested
+                        "uid {} verified {} of {} (reported {}, accepted {})",
+                        m.uid, m.verified, m.requested, m.reported, m.accepted
                     ));
                 }
             }
@@ -361,6 +368,7 @@ impl Verdict {
                 .map(|m| m.verified)
                 .sum(),
             short,
+            only_late,
         }
     }
 
@@ -445,7 +453,16 @@ mod tests {
         ];
         let v = Verdict::of(&short);
         assert!(!v.passed());
-        assert_eq!(v.short, ["uid 0 verified 4 of 5"]);
+        assert_eq!(v.short, ["uid 0 verified 4 of 5 (reported 4, accepted 4)"]);
+        assert!(
+            v.only_late,
+            "answered 4 of 5, all verified: cut at the deadline"
+        );
+        let mut refused = miner(0, 5, 4);
+        refused.reported = 5;
+        let v = Verdict::of(&[cycle(vec![refused], &[0])]);
+        assert_eq!(v.short, ["uid 0 verified 4 of 5 (reported 5, accepted 4)"]);
+        assert!(!v.only_late, "one reported image was not verified");
         assert_eq!(
             summary_lines(&short)
                 .iter()
