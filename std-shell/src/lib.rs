@@ -25,6 +25,7 @@
 //! - [`store`]: object stores and the upload spool;
 //! - [`registry`]: GRAIL commitments;
 //! - [`timelock`]: sealing and opening in the four formats;
+//! - [`ops`]: what operators see: logs, metrics, the health probe;
 //! - shared pieces written once: [`clock`] (the only wall clock), [`fs`]
 //!   (capped reads, private writes and folders), [`text`] (one-line
 //!   messages), [`args`] (command-line values), [`keys`] (hotkeys),
@@ -46,6 +47,7 @@ pub mod io;
 pub mod keys;
 pub mod limits;
 pub mod listener;
+pub mod ops;
 pub mod phase4;
 pub mod process;
 pub mod registry;

@@ -30,6 +30,7 @@ use tokio::sync::{Notify, watch};
 use crate::limits::{
     DEFAULT_MAX_CONNECTIONS, DESCRIPTOR_RESERVE, HEADER_TIMEOUT, MAX_HEADER_BYTES,
 };
+use crate::ops::metrics::metrics;
 
 /// How a listener bounds its connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +42,9 @@ pub struct ListenerLimits {
     pub max_header_bytes: usize,
     /// Most connections open at once.
     pub max_connections: usize,
+    /// The listener's name in the metrics: `main` (a service's own port)
+    /// or `metrics`.
+    pub name: &'static str,
 }
 
 impl Default for ListenerLimits {
@@ -54,6 +58,7 @@ impl Default for ListenerLimits {
             header_timeout: HEADER_TIMEOUT,
             max_header_bytes: MAX_HEADER_BYTES,
             max_connections: DEFAULT_MAX_CONNECTIONS.min(by_descriptors),
+            name: "main",
         }
     }
 }
@@ -84,11 +89,12 @@ struct Table {
 impl Table {
     /// Admits a connection from `ip`, evicting a waiting one at the cap;
     /// `None` when the table is full of connections serving requests.
-    fn admit(&mut self, ip: IpAddr, max: usize) -> Option<(u64, Arc<Notify>)> {
+    fn admit(&mut self, ip: IpAddr, max: usize, name: &'static str) -> Option<(u64, Arc<Notify>)> {
         if self.conns.len() >= max.max(1) {
             let victim = self.victim()?;
             if let Some(c) = self.conns.remove(&victim) {
                 c.close.notify_one();
+                metrics().closed(name, "evicted");
             }
         }
         let id = self.next_id;
@@ -128,7 +134,7 @@ impl Table {
     }
 
     /// Closes every connection that has waited longer than `timeout`.
-    fn sweep(&mut self, timeout: Duration) {
+    fn sweep(&mut self, timeout: Duration, name: &'static str) {
         let now = Instant::now();
         self.conns.retain(|_, c| {
             let expired = c
@@ -136,6 +142,7 @@ impl Table {
                 .is_some_and(|s| now.saturating_duration_since(s) > timeout);
             if expired {
                 c.close.notify_one();
+                metrics().closed(name, "expired");
             }
             !expired
         });
@@ -164,7 +171,7 @@ pub async fn serve(
             loop {
                 tick.tick().await;
                 if let Ok(mut t) = table.lock() {
-                    t.sweep(limits.header_timeout);
+                    t.sweep(limits.header_timeout, limits.name);
                 }
             }
         })
@@ -189,12 +196,16 @@ pub async fn serve(
         let admitted = table
             .lock()
             .ok()
-            .and_then(|mut t| t.admit(peer.ip(), limits.max_connections));
+            .and_then(|mut t| t.admit(peer.ip(), limits.max_connections, limits.name));
         let Some((id, close)) = admitted else {
             tracing::debug!(%peer, "every connection is serving a request: refused");
+            metrics().closed(limits.name, "refused");
             drop(stream);
             continue;
         };
+        if let Ok(t) = table.lock() {
+            metrics().connections(limits.name, t.conns.len(), limits.max_connections);
+        }
         let table = Arc::clone(&table);
         let app = app.clone();
         let mut stop = stop_rx.clone();
@@ -231,6 +242,7 @@ pub async fn serve(
             }
             if let Ok(mut t) = table.lock() {
                 t.conns.remove(&id);
+                metrics().connections(limits.name, t.conns.len(), limits.max_connections);
             }
         });
     }
@@ -251,14 +263,14 @@ mod tests {
     #[test]
     fn at_the_cap_the_oldest_waiting_connection_of_the_busiest_address_goes() {
         let mut t = Table::default();
-        let (a1, a1_close) = t.admit(ip(1), 4).unwrap();
-        let (_a2, _) = t.admit(ip(1), 4).unwrap();
-        let (b1, _) = t.admit(ip(2), 4).unwrap();
-        let (s, _) = t.admit(ip(3), 4).unwrap();
+        let (a1, a1_close) = t.admit(ip(1), 4, "test").unwrap();
+        let (_a2, _) = t.admit(ip(1), 4, "test").unwrap();
+        let (b1, _) = t.admit(ip(2), 4, "test").unwrap();
+        let (s, _) = t.admit(ip(3), 4, "test").unwrap();
         // b1 and s have sent whole requests: they are never evicted.
         t.set_waiting(b1, false);
         t.set_waiting(s, false);
-        let (_new, _) = t.admit(ip(2), 4).unwrap();
+        let (_new, _) = t.admit(ip(2), 4, "test").unwrap();
         assert!(
             !t.conns.contains_key(&a1),
             "the oldest of the busiest address"
@@ -274,13 +286,13 @@ mod tests {
     #[test]
     fn a_table_full_of_requests_refuses_and_idle_ones_expire() {
         let mut t = Table::default();
-        let (x, _) = t.admit(ip(1), 1).unwrap();
+        let (x, _) = t.admit(ip(1), 1, "test").unwrap();
         t.set_waiting(x, false);
-        assert!(t.admit(ip(2), 1).is_none(), "nothing to evict");
+        assert!(t.admit(ip(2), 1, "test").is_none(), "nothing to evict");
         t.set_waiting(x, true);
-        t.sweep(Duration::ZERO);
+        t.sweep(Duration::ZERO, "test");
         std::thread::sleep(Duration::from_millis(2));
-        t.sweep(Duration::ZERO);
+        t.sweep(Duration::ZERO, "test");
         assert!(t.conns.is_empty());
     }
 }

@@ -509,6 +509,11 @@ impl VeilMiner {
         tail(&self.stderr)
     }
 
+    /// The file its stderr goes to.
+    pub fn stderr_path(&self) -> &Path {
+        &self.stderr
+    }
+
     /// Its process id (`prlimit` runs it in its own process: the same id).
     pub fn pid(&self) -> u32 {
         self.child.0.id()
@@ -521,6 +526,15 @@ impl VeilMiner {
     /// When the child cannot be polled.
     pub fn is_running(&mut self) -> bool {
         self.child.0.try_wait().expect("poll veil miner").is_none()
+    }
+
+    /// How it exited, once it has.
+    ///
+    /// # Panics
+    ///
+    /// When the child cannot be polled.
+    pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.0.try_wait().expect("poll veil miner")
     }
 }
 

@@ -141,6 +141,17 @@ pub(crate) fn venv_python(env_var: &str, venv: &str) -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
+/// The python of `.peers/py` (or `$VEIL_PEER_PYTHON`), where the Python
+/// peers without bittensor live (bittensor-drand, bittensor-wallet,
+/// pydantic, prometheus-client); `None` after [`peer_missing`].
+pub fn peers_python(what: &str) -> Option<PathBuf> {
+    let found = venv_python("VEIL_PEER_PYTHON", "py");
+    if found.is_none() {
+        peer_missing(what);
+    }
+    found
+}
+
 /// The real tlock-js peer: `node tlock.mjs …` in `$VEIL_PEER_NODE_DIR`.
 pub fn tlock_js() -> Option<Command> {
     let dir = std::env::var_os("VEIL_PEER_NODE_DIR")

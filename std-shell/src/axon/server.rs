@@ -57,6 +57,8 @@ use crate::keys::address_of;
 use crate::limits::{
     AXON_BODY_MEMORY, BODY_TIMEOUT, MAX_AXON_BODY, MAX_AXON_CALLERS, MAX_AXON_IN_FLIGHT,
 };
+use crate::ops::endpoint::{HEALTH_PATH, healthz};
+use crate::ops::metrics::{Route, metrics};
 
 /// [`AXON_BODY_MEMORY`] in KiB (a semaphore's permits).
 #[expect(clippy::cast_possible_truncation, reason = "the assert proves it fits")]
@@ -196,7 +198,8 @@ pub(super) struct Axon {
 }
 
 /// The HTTP routes of the axon whose hotkey is `hotkey`: `GET|POST
-/// /{synapse name}`, 404 for anything else. Nonces are judged by `clock`.
+/// /{synapse name}`, `GET /healthz` (the health probe), 404 for anything
+/// else. Nonces are judged by `clock`.
 pub fn router(
     hotkey: &PublicKey,
     config: AxonConfig,
@@ -216,36 +219,72 @@ pub fn router(
         last_nonces: Mutex::new(Sessions::default()),
         seen: Mutex::new(Seen::default()),
     });
-    Router::new().fallback(serve).with_state(axon)
+    Router::new()
+        .route(HEALTH_PATH, axum::routing::get(healthz))
+        .fallback(serve)
+        .with_state(axon)
 }
 
+/// One request: answered or refused, counted in the metrics by route and
+/// status, and logged in one line (`info`) with the caller when known.
 async fn serve(State(axon): State<Arc<Axon>>, request: Request) -> Response {
     let started = Instant::now();
-    let (parts, body) = request.into_parts();
-    let transport = match axon.route(&parts) {
-        Ok(Some(t)) => t,
-        Ok(None) => {
-            return json_response(
-                200,
-                &json!({ "message": format!("{} endpoint is alive", axon.synapse.name()) }),
-            );
+    let route = if request.uri().path().trim_start_matches('/') == axon.synapse.name() {
+        Route::Synapse
+    } else {
+        Route::Other
+    };
+    let (response, caller, refusal) = axon.handle(request, started).await;
+    let status = response.status().as_u16();
+    let ms = started.elapsed().as_millis();
+    metrics().request(route, status);
+    let caller = caller.as_deref().unwrap_or("-");
+    match refusal {
+        Some(r) => tracing::info!(status, %caller, ms, reason = %r.message, "refused"),
+        None if route == Route::Synapse && status == 200 && caller != "-" => {
+            metrics().answered(started.elapsed().as_secs_f64());
+            tracing::info!(status, %caller, ms, "answered");
         }
-        Err(r) => return axon.refuse(Transport::Axon, &r),
-    };
-    let admitted = match transport {
-        Transport::Axon => axon.admit_v10(&parts, body).await,
-        Transport::Btauth => axon.admit_btauth(&parts, body).await,
-    };
-    let (caller, body, _permit) = match admitted {
-        Ok(a) => a,
-        Err(r) => return axon.refuse(transport, &r),
-    };
-    let echo = json!({ "hotkey": caller.hotkey, "nonce": caller.nonce, "uuid": caller.uuid });
-    match Arc::clone(&axon.synapse).forward(caller, body).await {
-        Ok(fields) => axon.success(transport, fields, echo, started.elapsed()),
-        Err(r) => {
-            tracing::info!(status = r.status, reason = %r.message, "request refused");
-            axon.refuse(transport, &r)
+        None => tracing::debug!(status, "liveness probe"),
+    }
+    response
+}
+
+impl Axon {
+    /// The response to `request`, the caller's hotkey once authenticated,
+    /// and the refusal when it was one.
+    async fn handle(
+        &self,
+        request: Request,
+        started: Instant,
+    ) -> (Response, Option<String>, Option<Refusal>) {
+        let (parts, body) = request.into_parts();
+        let transport = match self.route(&parts) {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                let alive =
+                    json!({ "message": format!("{} endpoint is alive", self.synapse.name()) });
+                return (json_response(200, &alive), None, None);
+            }
+            Err(r) => return (self.refuse(Transport::Axon, &r), None, Some(r)),
+        };
+        let admitted = match transport {
+            Transport::Axon => self.admit_v10(&parts, body).await,
+            Transport::Btauth => self.admit_btauth(&parts, body).await,
+        };
+        let (caller, body, _permit) = match admitted {
+            Ok(a) => a,
+            Err(r) => return (self.refuse(transport, &r), None, Some(r)),
+        };
+        let hotkey = Some(caller.hotkey.clone());
+        let echo = json!({ "hotkey": caller.hotkey, "nonce": caller.nonce, "uuid": caller.uuid });
+        match Arc::clone(&self.synapse).forward(caller, body).await {
+            Ok(fields) => (
+                self.success(transport, fields, echo, started.elapsed()),
+                hotkey,
+                None,
+            ),
+            Err(r) => (self.refuse(transport, &r), hotkey, Some(r)),
         }
     }
 }
@@ -378,7 +417,6 @@ impl Axon {
     /// A refusal as the transport's peers read it: JSON `{"message"}`, and
     /// for 10.x the axon status headers a Python dendrite reads.
     fn refuse(&self, transport: Transport, r: &Refusal) -> Response {
-        tracing::debug!(status = r.status, reason = %r.message, "request refused");
         let mut response = json_response(r.status, &json!({ "message": r.message }));
         if transport == Transport::Axon {
             let headers = response.headers_mut();

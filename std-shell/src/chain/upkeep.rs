@@ -22,6 +22,7 @@ use veil_core::sign::Keypair;
 use super::client::Subtensor;
 use super::commitment::Posted;
 use super::serve::Served;
+use crate::ops::metrics::metrics;
 use crate::registry::Commitment;
 
 /// The allow-list a miner's axon reads, refreshed from the metagraph.
@@ -67,11 +68,16 @@ impl Upkeep {
                 .await
             {
                 Ok(Served::Written) => {
+                    metrics().chain_action("serve_axon", "ok");
                     tracing::info!(%ip, port, netuid = self.netuid, "axon served on chain");
                     done.push(format!("axon served {ip}:{port}"));
                 }
-                Ok(Served::Unchanged) => done.push("axon unchanged".to_owned()),
+                Ok(Served::Unchanged) => {
+                    metrics().chain_action("serve_axon", "unchanged");
+                    done.push("axon unchanged".to_owned());
+                }
                 Ok(Served::RateLimited(block)) => {
+                    metrics().chain_action("serve_axon", "rate_limited");
                     tracing::info!(
                         block,
                         "axon changed; the serving rate limit allows it at block {block}"
@@ -79,6 +85,7 @@ impl Upkeep {
                     done.push(format!("axon rate limited until {block}"));
                 }
                 Err(e) => {
+                    metrics().chain_action("serve_axon", "error");
                     tracing::warn!(%e, "axon not served");
                     done.push(format!("axon failed: {e}"));
                 }
@@ -91,12 +98,17 @@ impl Upkeep {
                 .await
             {
                 Ok(Posted::Written) => {
+                    metrics().chain_action("post_commitment", "ok");
                     *said_rate_limit = false;
                     tracing::info!(netuid = self.netuid, "read commitment posted on chain");
                     done.push("commitment posted".to_owned());
                 }
-                Ok(Posted::Unchanged) => done.push("commitment unchanged".to_owned()),
+                Ok(Posted::Unchanged) => {
+                    metrics().chain_action("post_commitment", "unchanged");
+                    done.push("commitment unchanged".to_owned());
+                }
                 Ok(Posted::RateLimited(block)) => {
+                    metrics().chain_action("post_commitment", "rate_limited");
                     if !*said_rate_limit {
                         tracing::warn!(
                             ?block,
@@ -107,6 +119,7 @@ impl Upkeep {
                     done.push("commitment rate limited".to_owned());
                 }
                 Err(e) => {
+                    metrics().chain_action("post_commitment", "error");
                     tracing::warn!(%e, "read commitment not posted");
                     done.push(format!("commitment failed: {e}"));
                 }
@@ -125,9 +138,16 @@ impl Upkeep {
                     if let Ok(mut w) = shared.write() {
                         *w = set;
                     }
+                    metrics().chain_action("metagraph", "ok");
+                    tracing::info!(
+                        netuid = self.netuid,
+                        allowed = count,
+                        "metagraph read; allow-list updated"
+                    );
                     done.push(format!("allow {count}"));
                 }
                 Err(e) => {
+                    metrics().chain_action("metagraph", "error");
                     tracing::warn!(%e, "metagraph not refreshed; the last allow-list stays");
                     done.push(format!("metagraph failed: {e}"));
                 }

@@ -20,6 +20,7 @@ use veil_core::sign::Keypair;
 use super::client::{Included, Subtensor, read};
 use super::commit_reveal::{self, EpochState};
 use crate::Error;
+use crate::ops::metrics::metrics;
 use crate::phase4::weights::{FileSink, WeightSink, Weights};
 
 const PALLET: &str = "SubtensorModule";
@@ -345,7 +346,12 @@ impl WeightSink for ChainSink {
         let sent = self
             .chain
             .set_weights(self.netuid, &self.key, &pairs, self.version_key)
-            .await?;
+            .await
+            .inspect_err(|e| {
+                metrics().chain_action("set_weights", "error");
+                tracing::warn!(%e, "weights not set on chain");
+            })?;
+        metrics().chain_action("set_weights", "ok");
         tracing::info!(
             netuid = self.netuid,
             uids = ?sent.uids,

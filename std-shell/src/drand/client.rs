@@ -19,6 +19,7 @@ use super::{BeaconSource, FetchedBeacon, Relay};
 use crate::Error;
 use crate::clock::{self, Clock};
 use crate::limits::MAX_DRAND_RESPONSE;
+use crate::ops::metrics::metrics;
 use crate::text::error_chain;
 
 /// Why one relay could not serve a request.
@@ -205,16 +206,20 @@ impl DrandClient {
             reasons.clear();
             let mut not_yet = false;
             if let Some(b) = self.pass(path, want, &mut reasons, &mut not_yet).await {
+                metrics().beacon_fetch("ok");
                 return Ok(b);
             }
             // A relay that does not have the round yet outranks broken ones:
             // the round is simply not out everywhere yet.
             if not_yet {
+                metrics().beacon_fetch("not_yet");
                 let what =
                     want.map_or_else(|| "the latest round".to_owned(), |r| format!("round {r}"));
                 return Err(Error::TooEarly(format!("no relay has {what} yet")));
             }
         }
+        metrics().beacon_fetch("error");
+        tracing::warn!(reasons = %reasons.join("; "), "no relay served a valid beacon");
         Err(Error::Content(format!(
             "no relay served a valid beacon: {}",
             reasons.join("; ")

@@ -13,6 +13,8 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use axum::Router;
+
+use crate::ops::metrics::{Route, metrics};
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -240,7 +242,35 @@ impl Devnet {
                 ),
             )
             .with_state(state)
+            .layer(axum::middleware::from_fn(counted))
+            .route(
+                crate::ops::endpoint::HEALTH_PATH,
+                get(crate::ops::endpoint::healthz),
+            )
     }
+}
+
+/// Counts each request by route and status; logs refusals (`info`) and
+/// answers (`debug`: a relay answers many).
+async fn counted(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = request.uri().path();
+    let route = if path == "/info" || path.ends_with("/info") {
+        Route::BeaconInfo
+    } else if path.starts_with("/public/") || path.contains("/public/") {
+        Route::BeaconPublic
+    } else {
+        Route::Other
+    };
+    let shown = crate::text::peer_line(path);
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    metrics().request(route, status);
+    if status >= 400 && status != 425 {
+        tracing::info!(status, path = %shown, "refused");
+    } else {
+        tracing::debug!(status, path = %shown, "answered");
+    }
+    response
 }
 
 /// A devnet's HTTP state.

@@ -67,6 +67,7 @@ use super::stores::Stores;
 use crate::Error;
 use crate::clock::Clock;
 use crate::drand::{BeaconSource, FetchedBeacon};
+use crate::ops::metrics::metrics;
 use crate::text::peer_line;
 
 /// How a reveal runs.
@@ -280,6 +281,17 @@ pub async fn reveal(
     if unreadable == 0 {
         prune_copies(results, progress);
     }
+    for m in &miners {
+        metrics().verdicts("verified", m.verified);
+        metrics().verdicts("failed", m.failed);
+        metrics().verdicts("unavailable", m.unavailable);
+    }
+    tracing::info!(
+        challenge = %cid,
+        objects = units.len(),
+        verified = miners.iter().map(|m| m.verified).sum::<usize>(),
+        "reveal written"
+    );
     Ok(RevealReport {
         reveal: reveal_path,
         report: report_path,

@@ -53,6 +53,7 @@ use crate::Error;
 use crate::axon::{AxonTarget, CallError, Dendrite, Transport};
 use crate::clock::Clock;
 use crate::limits::{ANSWER_MARGIN, VALIDATOR_OBJECT_MEMORY};
+use crate::ops::metrics::{Reason, metrics};
 
 /// [`VALIDATOR_OBJECT_MEMORY`] in KiB (a semaphore's permits).
 #[expect(clippy::cast_possible_truncation, reason = "the assert proves it fits")]
@@ -327,6 +328,7 @@ impl Validator {
             Err(e) => {
                 r.status_code = Some(e.status());
                 r.error = Some(e.to_string());
+                metrics().refused(Reason::Answer);
                 tracing::info!(uid = m.uid, error = %e, "no answer");
                 return r;
             }
@@ -340,6 +342,8 @@ impl Validator {
         let items = match answer::submissions(&reply.body, listed) {
             Ok(items) => items,
             Err(why) => {
+                metrics().refused(Reason::Answer);
+                tracing::info!(uid = m.uid, error = %why, "answer refused");
                 r.error = Some(why);
                 return r;
             }
@@ -359,6 +363,7 @@ impl Validator {
             let sub: Submission = match item {
                 Ok(s) => s,
                 Err(rejected) => {
+                    metrics().refused(Reason::Shape);
                     r.rejected.push(rejected);
                     continue;
                 }
@@ -396,6 +401,7 @@ impl Validator {
                     object_angle2: second.map(|s| s.object),
                 }),
                 Err(reason) => {
+                    metrics().refused(checks::reason_of(&reason));
                     tracing::info!(uid = m.uid, key = %peer_line(&sub.s3_key), %reason, "rejected");
                     r.rejected.push(Rejected {
                         s3_key: Some(peer_line(&sub.s3_key)),
@@ -412,6 +418,7 @@ impl Validator {
                 reason: format!("{ignored} more items past the first {listed} were not read"),
             });
         }
+        metrics().accepted(r.s3_submissions.len());
         tracing::info!(
             uid = m.uid,
             accepted = r.s3_submissions.len(),

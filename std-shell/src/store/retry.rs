@@ -59,7 +59,7 @@ impl RetryPolicy {
                 Ok(v) => return Ok(v),
                 Err(e) if e.is_transient() && i + 1 < attempts => {
                     let wait = self.backoff(i);
-                    tracing::debug!(%e, ?wait, attempt = i + 1, "{what}: transient failure, retrying");
+                    tracing::info!(%e, ?wait, attempt = i + 1, "{what}: transient failure, retrying");
                     tokio::time::sleep(wait).await;
                     i += 1;
                 }

@@ -33,6 +33,7 @@ use sha2::{Digest, Sha256};
 
 use super::{ErrorKind, ObjectStore, put_bytes};
 use crate::Error;
+use crate::ops::metrics::metrics;
 
 use crate::limits::MAX_SPOOL_META;
 pub use crate::limits::{DEFAULT_SPOOL_CAP, MAX_SPOOLED};
@@ -439,6 +440,7 @@ impl Uploader {
                 if let Err(e) = self.spool.discard(key).await {
                     tracing::warn!(%e, key, "cannot drop a stale spool entry");
                 }
+                metrics().upload("stored");
                 Ok(Upload::Stored)
             }
             Err(e) if matches!(e.kind(), ErrorKind::Transient | ErrorKind::Other) => {
@@ -449,6 +451,10 @@ impl Uploader {
                     .map_err(|spool_err| {
                         Error::Content(format!("{e}; and it could not be spooled: {spool_err}"))
                     })?;
+                metrics().upload("spooled");
+                if let Ok(entries) = self.spool.entries() {
+                    metrics().spool_depth(entries.len());
+                }
                 Ok(Upload::Spooled)
             }
             Err(e) => Err(Error::Store(e)),
@@ -484,6 +490,7 @@ impl Uploader {
                 Ok(()) => {
                     self.spool.remove_if_unchanged(&entry, sha256).await?;
                     tracing::info!(key = entry.key, "spooled object uploaded");
+                    metrics().upload("flushed");
                     report.uploaded.push(entry.key);
                 }
                 Err(e) => {
@@ -502,9 +509,15 @@ impl Uploader {
             loop {
                 match me.flush().await {
                     Ok(r) if !r.errors.is_empty() => {
-                        tracing::warn!(remaining = r.remaining, first = %r.errors[0], "spool flush incomplete");
+                        tracing::warn!(uploaded = r.uploaded.len(), remaining = r.remaining, first = %r.errors[0], "spool flush incomplete");
+                        metrics().spool_depth(r.remaining);
                     }
-                    Ok(_) => {}
+                    Ok(r) => {
+                        if !r.uploaded.is_empty() {
+                            tracing::info!(uploaded = r.uploaded.len(), "spool flushed");
+                        }
+                        metrics().spool_depth(r.remaining);
+                    }
                     Err(e) => tracing::warn!(%e, "cannot read the upload spool"),
                 }
                 tokio::time::sleep(every).await;

@@ -29,6 +29,108 @@ use crate::commands::{
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
+    #[command(flatten)]
+    pub(crate) logging: LoggingArgs,
+}
+
+/// Logs (stderr): bittensor's `--logging.*` flags, `--log-format`; without
+/// a flag, `VEIL_LOG` or `RUST_LOG` (an env filter), else the command's
+/// default (`info` for miner, validator and beacon serve, `warn` for
+/// reveal and sandbox, nothing but the error for the rest).
+#[derive(Args)]
+pub(crate) struct LoggingArgs {
+    /// Log veil's events at info and above.
+    #[arg(long = "logging.info", global = true)]
+    logging_info: bool,
+    /// Log veil's events at debug and above.
+    #[arg(long = "logging.debug", global = true)]
+    logging_debug: bool,
+    /// Log veil's events at every level.
+    #[arg(long = "logging.trace", global = true)]
+    logging_trace: bool,
+    /// Log lines as text or json (one object per line).
+    #[arg(
+        long = "log-format",
+        global = true,
+        value_name = "FORMAT",
+        env = "VEIL_LOG_FORMAT",
+        default_value = "text",
+        value_parser = ["text", "json"]
+    )]
+    log_format: String,
+}
+
+impl LoggingArgs {
+    pub(crate) fn resolve(&self) -> Result<veil::ops::logs::LogArgs> {
+        use tracing_subscriber::filter::LevelFilter;
+        let level = if self.logging_trace {
+            Some(LevelFilter::TRACE)
+        } else if self.logging_debug {
+            Some(LevelFilter::DEBUG)
+        } else if self.logging_info {
+            Some(LevelFilter::INFO)
+        } else {
+            None
+        };
+        Ok(veil::ops::logs::LogArgs {
+            level,
+            format: self.log_format.parse()?,
+        })
+    }
+}
+
+/// `--metrics.port`, `--metrics.host`: the metrics page of a long-running
+/// command.
+#[derive(Args, Clone)]
+pub(crate) struct MetricsArgs {
+    /// Serve /metrics (OpenMetrics text, for Prometheus) on this port; off
+    /// unless given.
+    #[arg(long = "metrics.port", value_name = "PORT", env = "VEIL_METRICS_PORT")]
+    metrics_port: Option<u16>,
+    /// The address the metrics port listens on (loopback by default: the
+    /// page is for the operator).
+    #[arg(
+        long = "metrics.host",
+        value_name = "IP",
+        env = "VEIL_METRICS_HOST",
+        default_value = "127.0.0.1"
+    )]
+    metrics_host: String,
+}
+
+impl MetricsArgs {
+    /// Serves the page, when asked, for as long as the process runs.
+    pub(crate) async fn spawn(&self) -> Result<(), Error> {
+        let Some(port) = self.metrics_port else {
+            return Ok(());
+        };
+        let ip: core::net::IpAddr = self
+            .metrics_host
+            .trim()
+            .parse()
+            .map_err(|_| Error::value("--metrics.host", "an IPv4 or IPv6 address"))?;
+        let listener =
+            veil::ops::endpoint::bind_metrics(core::net::SocketAddr::new(ip, port)).await?;
+        tokio::spawn(veil::ops::endpoint::serve_metrics(
+            listener,
+            core::future::pending(),
+        ));
+        Ok(())
+    }
+}
+
+impl Command {
+    /// Which logs the command writes when nothing is asked.
+    pub(crate) fn log_defaults(&self) -> veil::ops::logs::Defaults {
+        use veil::ops::logs::Defaults;
+        match self {
+            Self::Miner(_) | Self::Validator(_) | Self::Beacon(beacon::Command::Serve { .. }) => {
+                Defaults::Daemon
+            }
+            Self::Reveal(_) | Self::Sandbox(_) => Defaults::Batch,
+            _ => Defaults::OneShot,
+        }
+    }
 }
 
 #[derive(Subcommand)]

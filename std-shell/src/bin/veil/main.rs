@@ -44,29 +44,14 @@ fn set_panic_hook() {
     }));
 }
 
-/// Logs (relay decisions, waits) go to stderr only when asked for with
-/// VEIL_LOG=error|warn|info|debug|trace: by default a failure is one line.
-fn init_logging() {
-    let Some(level) = std::env::var("VEIL_LOG")
-        .ok()
-        .and_then(|l| l.parse::<tracing::Level>().ok())
-    else {
-        return;
-    };
-    use tracing_subscriber::layer::SubscriberExt as _;
-    use tracing_subscriber::util::SubscriberInitExt as _;
-    // veil's own events at the level asked for; other crates' at most at
-    // warn (the HTTP and signing layers below would print request headers
-    // at debug and trace).
-    let level = tracing_subscriber::filter::LevelFilter::from_level(level);
-    let filter = tracing_subscriber::filter::Targets::new()
-        .with_target("veil", level)
-        .with_target("veil_core", level)
-        .with_default(level.min(tracing_subscriber::filter::LevelFilter::WARN));
-    tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
-        .with(filter)
-        .init();
+/// Logs on stderr as the command line, the environment and the command
+/// ask (`veil::ops::logs`).
+fn init_logging(cli: &Cli) -> anyhow::Result<()> {
+    let args = cli.logging.resolve()?;
+    let filter = veil::ops::logs::filter(&args, cli.command.log_defaults(), &|k| {
+        std::env::var(k).ok()
+    })?;
+    Ok(veil::ops::logs::init(filter, args.format)?)
 }
 
 /// Parses the command line; a syntax error is one line and exit 2.
@@ -104,11 +89,14 @@ fn parse() -> Result<Cli, ExitCode> {
 
 fn main() -> ExitCode {
     set_panic_hook();
-    init_logging();
     let cli = match parse() {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    if let Err(e) = init_logging(&cli) {
+        eprintln!("veil: {}", veil::text::error_chain(e.as_ref()));
+        return ExitCode::FAILURE;
+    }
     // stdout is buffered so that a failure leaves nothing on it.
     let mut ctx = Ctx::default();
     let result = commands::run(cli.command, &mut ctx).and_then(|()| {

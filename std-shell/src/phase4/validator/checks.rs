@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 
 use super::challenge::Challenge;
 use super::{MinerEntry, Validator};
+use crate::ops::metrics::Reason;
 use crate::phase4::records::{ObjectRecord, RequestedVariation, Submission};
 use crate::store::{ErrorKind, ObjectStore};
 use crate::timelock;
@@ -371,6 +372,30 @@ impl Validator {
     }
 }
 
+/// Which check a refusal of this module came from, for the metrics (a
+/// fixed set: the message itself names the miner's data).
+pub(super) fn reason_of(message: &str) -> Reason {
+    let m = message
+        .strip_prefix("the second angle: ")
+        .unwrap_or(message);
+    let starts = |p: &[&str]| p.iter().any(|p| m.starts_with(p));
+    if starts(&["malformed: ", "a screen-replay capture needs"]) {
+        Reason::Shape
+    } else if starts(&["the key", "s3_key_angle2: "]) {
+        Reason::Key
+    } else if starts(&["variation_type ", "more ", "the same "]) {
+        Reason::Type
+    } else if starts(&["signature", "the signature", "image_hash"]) {
+        Reason::Signature
+    } else if starts(&["the object is not in", "store: ", "the object changed"]) {
+        Reason::Object
+    } else if starts(&["the object is "]) {
+        Reason::Size
+    } else {
+        Reason::Seal
+    }
+}
+
 /// How many more submissions of each type a miner may have accepted: as
 /// many as were requested, so repeating an easy type cannot stand in for
 /// the others.
@@ -398,6 +423,66 @@ impl TypeBudget {
                 *n -= 1;
                 Ok(())
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_names_its_check() {
+        for (message, reason) in [
+            ("malformed: s3_key is empty", Reason::Shape),
+            (
+                "a screen-replay capture needs its second angle",
+                Reason::Shape,
+            ),
+            ("the key is not under submissions/c/m/p/s/", Reason::Key),
+            (
+                "the key's file name must be blur_{unix_ts}[_{index}].png.tlock",
+                Reason::Key,
+            ),
+            ("s3_key_angle2: the key is not under x/", Reason::Key),
+            ("variation_type blur was not requested", Reason::Type),
+            (
+                "more blur submissions than the requests for that type",
+                Reason::Type,
+            ),
+            ("more submissions than the 5 requested", Reason::Type),
+            (
+                "more than one screen-replay capture in one answer",
+                Reason::Type,
+            ),
+            ("the same image_hash appears twice", Reason::Type),
+            (
+                "the signature does not verify under the miner's hotkey",
+                Reason::Signature,
+            ),
+            ("signature: expected 128 hex characters", Reason::Signature),
+            (
+                "signature_angle2: the signature does not verify",
+                Reason::Signature,
+            ),
+            ("the object is not in dir:/x", Reason::Object),
+            ("store: timed out", Reason::Object),
+            (
+                "the second angle: the object changed while it was read",
+                Reason::Object,
+            ),
+            ("the object is 9 bytes, more than 8", Reason::Size),
+            (
+                "not a timelock ciphertext veil reads: bad header",
+                Reason::Seal,
+            ),
+            (
+                "sealed to round 9, after the target round 8: the reveal cannot open it",
+                Reason::Seal,
+            ),
+            ("sealed to chain ab, not cd", Reason::Seal),
+        ] {
+            assert_eq!(reason_of(message), reason, "{message}");
         }
     }
 }

@@ -11,6 +11,7 @@ use core::time::Duration;
 use super::{CycleReport, MinerEntry, Validator};
 use crate::Error;
 use crate::axon::AxonTarget;
+use crate::ops::metrics::metrics;
 use crate::phase4::stores::MinerStores;
 
 /// How many cycles, and how far apart their starts are.
@@ -89,9 +90,23 @@ where
             })
             .collect();
         let report = tokio::select! {
-            r = validator.run_cycle(&miners) => r?,
-            () = &mut stop => return Ok(done),
+            r = validator.run_cycle(&miners) => r.inspect_err(|e| {
+                metrics().cycle("failed");
+                tracing::error!(%e, "cycle failed");
+            })?,
+            () = &mut stop => {
+                tracing::info!("stopping: the cycle in progress is abandoned, nothing of it written");
+                return Ok(done);
+            }
         };
+        metrics().cycle("done");
+        tracing::info!(
+            challenge = %report.challenge_id,
+            round = report.target_round,
+            accepted = report.accepted.values().sum::<usize>(),
+            results = %report.results.display(),
+            "cycle done"
+        );
         after(report).await?;
         done += 1;
         if schedule.cycles != 0 && done >= schedule.cycles {

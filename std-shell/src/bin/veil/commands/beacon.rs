@@ -14,7 +14,7 @@ use veil::{Error, args};
 use veil_core::Beacon;
 
 use super::{Ctx, runtime, say_now, shutdown_signal};
-use crate::cli::ChainArg;
+use crate::cli::{ChainArg, MetricsArgs};
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
@@ -55,6 +55,8 @@ pub(crate) enum Command {
         /// Write the chain's drand /info JSON here once bound (for --chain).
         #[arg(long, value_name = "FILE")]
         info_out: Option<PathBuf>,
+        #[command(flatten)]
+        metrics: MetricsArgs,
     },
     /// Verify a beacon: exit 0 when valid, 1 when invalid or malformed.
     Verify {
@@ -99,11 +101,13 @@ pub(crate) fn run(command: Command, ctx: &mut Ctx) -> Result<()> {
             period,
             key,
             info_out,
+            metrics,
         } => serve(
             &listen,
             period.as_deref(),
             key.as_deref(),
             info_out.as_deref(),
+            &metrics,
         ),
         Command::Verify {
             round,
@@ -139,6 +143,7 @@ fn serve(
     period: Option<&str>,
     key: Option<&Path>,
     info_out: Option<&Path>,
+    metrics: &MetricsArgs,
 ) -> Result<()> {
     let period = period
         .map(|p| args::parse_u64("--period", p))
@@ -155,6 +160,7 @@ fn serve(
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let addr = listener.local_addr().context("listening address")?;
+        metrics.spawn().await?;
         if let Some(path) = info_out {
             let mut sink = Output::create(Some(path))?;
             sink.write_all(devnet.info_json().as_bytes())
@@ -163,6 +169,7 @@ fn serve(
         }
         let hash = veil_core::encoding::Hex(devnet.chain().hash()).to_string();
         say_now(format_args!("listening http://{addr}/{hash}"))?;
+        tracing::info!(%addr, chain = %hash, "serving the devnet beacon");
         let app = devnet.router(Arc::new(SystemClock));
         veil::listener::serve(
             listener,

@@ -16,7 +16,7 @@ use veil::{Error, args};
 use veil_core::format::Format;
 
 use super::{Ctx, runtime, say_now, shutdown_signal};
-use crate::cli::{ChainArg, KeyArgs, StoreArg, SubtensorArgs};
+use crate::cli::{ChainArg, KeyArgs, MetricsArgs, StoreArg, SubtensorArgs};
 use veil::chain::upkeep::Upkeep;
 
 #[derive(clap::Args)]
@@ -28,6 +28,8 @@ pub(crate) struct Args {
     key: KeyArgs,
     #[command(flatten)]
     store: StoreArg,
+    #[command(flatten)]
+    metrics: MetricsArgs,
     /// Where objects wait when the store keeps failing (uploaded later,
     /// never reported until stored): in a private folder, veil-spool, made
     /// inside DIR (DIR itself is left as it is).
@@ -277,6 +279,7 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(&a.listen)
             .await
             .with_context(|| format!("cannot listen on {}", a.listen))?;
+        a.metrics.spawn().await?;
         let addr = listener.local_addr().context("listening address")?;
         if let (Some(chain), Some(netuid)) = (subtensor, netuid) {
             let upkeep = Upkeep {

@@ -9,10 +9,12 @@ use veil::phase4::sandbox::{self, SandboxConfig, Say, Verdict};
 use veil::{Error, args, store};
 
 use super::{Ctx, jobs, runtime, say_now, shutdown_signal};
-use crate::cli::{ChainArg, open_store};
+use crate::cli::{ChainArg, MetricsArgs, open_store};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
+    #[command(flatten)]
+    metrics: MetricsArgs,
     /// Miners run in this process.
     #[arg(long, value_name = "N", default_value = "3")]
     miners: String,
@@ -91,6 +93,7 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
     if config.miners > 64 {
         return Err(Error::value("--miners", "at most 64").into());
     }
+    let timeout = config.timeout;
     let say = Stdout;
     say.line(&format!(
         "veil sandbox: {} miners, {} variations each, {} cycle(s), in {}",
@@ -100,6 +103,7 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
         config.out_dir.display()
     ));
     let cycles = runtime()?.block_on(async {
+        a.metrics.spawn().await?;
         tokio::select! {
             r = sandbox::run(config, &say) => r.map_err(anyhow::Error::from),
             () = shutdown_signal() => Err(anyhow::anyhow!("stopped")),
@@ -117,6 +121,13 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
             verdict.verified
         ));
         Ok(())
+    } else if verdict.only_late {
+        anyhow::bail!(
+            "the sandbox's own miners fell short: their answers were cut at the deadline, \
+             this machine is too slow for --timeout {} (raise it): {}",
+            timeout.as_secs(),
+            verdict.short.join("; ")
+        )
     } else {
         anyhow::bail!(
             "the sandbox's own miners fell short (a bug): {}",

@@ -19,12 +19,14 @@ use veil::{Error, args, store};
 use veil_core::format::Format;
 
 use super::{Ctx, runtime, say_now, shutdown_signal};
-use crate::cli::{ChainArg, KeyArgs, RegistryArgs, StoreArg};
+use crate::cli::{ChainArg, KeyArgs, MetricsArgs, RegistryArgs, StoreArg};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
     #[command(flatten)]
     key: KeyArgs,
+    #[command(flatten)]
+    metrics: MetricsArgs,
     /// A folder of base images (png, jpg, jpeg). Default: the samples
     /// shipped with veil.
     #[arg(long, value_name = "DIR")]
@@ -247,6 +249,7 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
     };
     let validator = Validator::new(keypair, config, base_images, sink, Arc::new(SystemClock))?;
     rt.block_on(async {
+        a.metrics.spawn().await?;
         if let Some(upkeep) = upkeep {
             tokio::spawn(upkeep.run());
         }

@@ -1,0 +1,298 @@
+//! What operators see of a running veil (`veil::ops`):
+//!
+//! - a sandbox serves `/metrics` on `--metrics.port`; the page is parsed by
+//!   the Prometheus project's own OpenMetrics parser (Python's
+//!   `prometheus_client`) and counts the flow it ran — answers, uploads,
+//!   cycles, submissions, reveal verdicts — with labels from fixed sets
+//!   only (no hotkey anywhere on the page); its miners answer `/healthz`;
+//! - a `veil miner` logs one JSON line (`--log-format json`) per refused
+//!   request at its default level, never its seed; counts them by route
+//!   and status; and on SIGTERM drains and exits 0.
+
+use core::time::Duration;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use serde_json::Value;
+use veil_tests::bittensor::VeilMiner;
+use veil_tests::phase4::http_request;
+use veil_tests::{Scratch, veil_bin};
+
+/// A port nobody listens on now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The page at `127.0.0.1:port/metrics`, once it answers.
+fn scrape(port: u16) -> Option<String> {
+    std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    let r = http_request(port, "GET", "/metrics", &[], b"");
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
+    (r.status == 200).then(|| String::from_utf8_lossy(&r.body).into_owned())
+}
+
+/// The value of the sample `line_start` (name and labels, as printed).
+fn sample(page: &str, line_start: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
+}
+
+/// The page parsed by `prometheus_client.openmetrics.parser`: each family's
+/// type and its samples as `[name, labels, value]`.
+fn parse_with_prometheus_client(page: &str) -> Option<Value> {
+    let py = veil_tests::peers_python("prometheus-client (PyPI; .peers/py or $VEIL_PEER_PYTHON)")?;
+    let script = r#"
+import json, sys
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
+out = {}
+for f in text_string_to_metric_families(sys.stdin.read()):
+    out[f.name] = {"type": f.type, "samples": [[s.name, s.labels, s.value] for s in f.samples]}
+print(json.dumps(out))
+"#;
+    let mut child = Command::new(py)
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), page.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "prometheus_client refused the page: {}\n{page}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+fn family_sum(families: &Value, family: &str, sample_name: &str, labels: &[(&str, &str)]) -> f64 {
+    families[family]["samples"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no family {family} in {families}"))
+        .iter()
+        .filter(|s| s[0] == sample_name)
+        .filter(|s| labels.iter().all(|(k, v)| s[1][*k] == *v))
+        .map(|s| s[2].as_f64().unwrap())
+        .sum()
+}
+
+#[test]
+fn a_sandbox_serves_a_metrics_page_prometheus_parses() {
+    let scratch = Scratch::new("ops-metrics");
+    let port = free_port();
+    let out = scratch.path().join("sb");
+    let stdout = scratch.path().join("sandbox.stdout");
+    let mut child = Command::new(veil_bin())
+        .args(["sandbox", "--miners", "2", "--variations", "3"])
+        .args(["--cycles", "2", "--period", "6"])
+        .args(["--metrics.port", &port.to_string()])
+        .arg("--out")
+        .arg(&out)
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("veil sandbox");
+    // Between the two cycles: the first one revealed, the process alive.
+    let started = Instant::now();
+    let page = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "no revealed cycle on the page in 90 s"
+        );
+        if let Some(page) = scrape(port)
+            && sample(&page, "veil_reveal_verdicts_total{verdict=\"verified\"}")
+                .is_some_and(|v| v >= 6.0)
+        {
+            break page;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // Its miners answer the health probe on their own port.
+    let printed = std::fs::read_to_string(&stdout).unwrap();
+    let miner_ports: Vec<u16> = printed
+        .lines()
+        .filter(|l| l.starts_with("miner "))
+        .filter_map(|l| {
+            l.rsplit_once("127.0.0.1:")?
+                .1
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(miner_ports.len(), 2, "{printed}");
+    for p in miner_ports {
+        let r = http_request(p, "GET", "/healthz", &[], b"");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json()["status"], "ok");
+    }
+    let status = child.wait().unwrap();
+    assert!(status.success(), "veil sandbox failed: {printed}");
+
+    // No hotkey (or anything else a caller chose) is a label.
+    for hotkey in printed
+        .split_whitespace()
+        .filter(|w| w.len() == 48 && w.starts_with('5'))
+    {
+        assert!(!page.contains(hotkey), "{hotkey} on the page:\n{page}");
+    }
+    let Some(families) = parse_with_prometheus_client(&page) else {
+        return;
+    };
+    eprintln!("the metrics page of a sandbox cycle:\n{page}");
+    for (family, kind) in [
+        ("veil_requests", "counter"),
+        ("veil_answer_seconds", "histogram"),
+        ("veil_listener_connections", "gauge"),
+        ("veil_uploads", "counter"),
+        ("veil_spool_depth", "gauge"),
+        ("veil_cycles", "counter"),
+        ("veil_submissions", "counter"),
+        ("veil_reveal_verdicts", "counter"),
+        ("veil_beacon_fetches", "counter"),
+    ] {
+        assert_eq!(families[family]["type"], kind, "{family}: {families}");
+    }
+    // The first cycle: 2 miners × 3 variations, each answered, uploaded,
+    // accepted and verified.
+    let answers = family_sum(
+        &families,
+        "veil_requests",
+        "veil_requests_total",
+        &[("route", "synapse"), ("status", "200")],
+    );
+    assert!(answers >= 2.0, "{answers}");
+    assert!(
+        family_sum(
+            &families,
+            "veil_answer_seconds",
+            "veil_answer_seconds_count",
+            &[]
+        ) >= 2.0
+    );
+    assert!(
+        family_sum(
+            &families,
+            "veil_uploads",
+            "veil_uploads_total",
+            &[("outcome", "stored")]
+        ) >= 6.0
+    );
+    assert!(
+        family_sum(
+            &families,
+            "veil_cycles",
+            "veil_cycles_total",
+            &[("outcome", "done")]
+        ) >= 1.0
+    );
+    assert!(
+        family_sum(
+            &families,
+            "veil_submissions",
+            "veil_submissions_total",
+            &[("verdict", "accepted")]
+        ) >= 6.0
+    );
+    assert_eq!(
+        family_sum(
+            &families,
+            "veil_reveal_verdicts",
+            "veil_reveal_verdicts_total",
+            &[("verdict", "failed")]
+        ),
+        0.0
+    );
+    assert!(
+        family_sum(
+            &families,
+            "veil_beacon_fetches",
+            "veil_beacon_fetches_total",
+            &[("outcome", "ok")]
+        ) >= 1.0
+    );
+}
+
+#[test]
+fn a_miner_logs_each_refusal_in_json_counts_it_and_drains_on_sigterm() {
+    let scratch = Scratch::new("ops-miner");
+    let metrics = free_port();
+    let seed = "5a".repeat(32);
+    let store = scratch.subdir("store");
+    let mut miner = VeilMiner::start(
+        &scratch,
+        &seed,
+        &store,
+        &[
+            "--chain",
+            "quicknet",
+            "--allow-any",
+            "--log-format",
+            "json",
+            "--metrics.port",
+            &metrics.to_string(),
+        ],
+    );
+    let health = http_request(miner.port(), "GET", "/healthz", &[], b"");
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()["status"], "ok");
+    let unsigned = http_request(miner.port(), "POST", "/IdentitySynapse", &[], b"{}");
+    assert_eq!(unsigned.status, 400, "{:?}", unsigned.text());
+    let lost = http_request(miner.port(), "GET", "/wp-login.php", &[], b"");
+    assert_eq!(lost.status, 404);
+
+    let page = scrape(metrics).expect("the metrics page");
+    for (line, want) in [
+        ("veil_requests_total{route=\"synapse\",status=\"400\"}", 1.0),
+        ("veil_requests_total{route=\"other\",status=\"404\"}", 1.0),
+        ("veil_requests_total{route=\"healthz\",status=\"200\"}", 1.0),
+    ] {
+        assert_eq!(sample(&page, line), Some(want), "{line} in\n{page}");
+    }
+    assert!(!page.contains("wp-login"), "{page}");
+
+    // SIGTERM: the miner stops accepting, finishes, exits 0.
+    let pid = miner.pid().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(status) = miner.exit_status() {
+            break status;
+        }
+        assert!(
+            stopping.elapsed() < Duration::from_secs(20),
+            "still running 20 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}: {}", miner.log());
+
+    let log = std::fs::read_to_string(miner.stderr_path()).unwrap();
+    assert!(!log.contains(&seed), "the seed is in the logs:\n{log}");
+    let lines: Vec<Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let refused: Vec<&Value> = lines.iter().filter(|l| l["message"] == "refused").collect();
+    assert_eq!(refused.len(), 2, "one line per refusal:\n{log}");
+    assert!(refused.iter().all(|l| l["level"] == "INFO"), "{log}");
+    assert_eq!(refused[0]["status"], 400, "{log}");
+    assert_eq!(refused[1]["status"], 404, "{log}");
+    assert!(refused.iter().all(|l| l["timestamp"].is_string()), "{log}");
+}
