@@ -69,6 +69,53 @@ pub fn parse_secs(what: &'static str, s: &str) -> Result<Duration, Error> {
     Ok(Duration::from_secs(n))
 }
 
+/// A duration as drand's `tle -D` takes it, in seconds: one or more
+/// `{integer}{unit}` parts (`90s`, `1h30m`, `2d`), units `s`, `m`, `h`, `d`,
+/// `M` (30 days) and `y` (365 days); at most 1,000 years.
+///
+/// # Errors
+///
+/// An empty value, a part without a number or unit, an unknown unit, or a
+/// total past the bound, naming `what`.
+pub fn parse_tle_duration(what: &'static str, s: &str) -> Result<u64, Error> {
+    const MAX: u64 = 1000 * 365 * 86_400;
+    let bad = || {
+        Error::value(
+            what,
+            "a duration such as 30s, 10m, 2h, 1d, 3M or 1y (parts may be combined: 1h30m)",
+        )
+    };
+    let mut total: u64 = 0;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 || digits > 12 {
+            return Err(bad());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        let unit = rest[digits..].chars().next().ok_or_else(bad)?;
+        let secs = match unit {
+            's' => 1,
+            'm' => 60,
+            'h' => 3_600,
+            'd' => 86_400,
+            'M' => 30 * 86_400,
+            'y' => 365 * 86_400,
+            _ => return Err(bad()),
+        };
+        total = n
+            .checked_mul(secs)
+            .and_then(|p| total.checked_add(p))
+            .filter(|t| *t <= MAX)
+            .ok_or_else(|| Error::value(what, "at most 1000 years"))?;
+        rest = &rest[digits + unit.len_utf8()..];
+    }
+    Ok(total)
+}
+
 /// A count (a `usize`).
 ///
 /// # Errors
@@ -122,6 +169,34 @@ pub fn parse_hex(what: &'static str, s: &str) -> Result<Vec<u8>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tle_durations() {
+        for (text, secs) in [
+            ("30s", 30),
+            ("10m", 600),
+            ("2h", 7_200),
+            ("1h30m", 5_400),
+            ("1d", 86_400),
+            ("3M", 90 * 86_400),
+            ("1y", 365 * 86_400),
+        ] {
+            assert_eq!(parse_tle_duration("-D", text).unwrap(), secs, "{text}");
+        }
+        for bad in [
+            "",
+            "10",
+            "h",
+            "10x",
+            "-5s",
+            "1.5h",
+            "99999999999999y",
+            "1001y",
+        ] {
+            let e = parse_tle_duration("-D", bad).unwrap_err().to_string();
+            assert!(e.contains("-D"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn u64_accepts_only_plain_digits() {

@@ -80,9 +80,12 @@ impl WalletRef {
         Self {
             name: name
                 .or_else(|| env("BT_WALLET_NAME"))
+                // GRAIL's spelling.
+                .or_else(|| env("BT_WALLET_COLD"))
                 .unwrap_or_else(|| "default".into()),
             hotkey: hotkey
                 .or_else(|| env("BT_WALLET_HOTKEY"))
+                .or_else(|| env("BT_WALLET_HOT"))
                 .unwrap_or_else(|| "default".into()),
             path: path
                 .or_else(|| env("BT_WALLET_PATH").map(PathBuf::from))

@@ -188,6 +188,13 @@ pub const DEVNET_SIGNED_CACHE: usize = 4096;
 pub const DEVNET_SIGNERS: usize = 2;
 
 // ---------------------------------------------------------------------------
+// Configuration
+
+/// Largest `.env` file read (`--env-file`, or `.env` in the working
+/// directory): a few dozen settings.
+pub const MAX_ENV_FILE: usize = 64 * 1024;
+
+// ---------------------------------------------------------------------------
 // Disk the miner uses
 
 /// Bytes a spool holds by default before refusing more (what a miner keeps

@@ -1,6 +1,8 @@
-//! What operators see of a running veil: logs on stderr ([`logs`]), the
-//! metrics page ([`metrics`]) and the health probe ([`endpoint`]).
+//! What operators see of a running veil and how they set it up: logs on
+//! stderr ([`logs`]), the metrics page ([`metrics`]), the health probe
+//! ([`endpoint`]) and `.env` files ([`envfile`]).
 
 pub mod endpoint;
+pub mod envfile;
 pub mod logs;
 pub mod metrics;

@@ -296,3 +296,186 @@ fn a_miner_logs_each_refusal_in_json_counts_it_and_drains_on_sigterm() {
     assert_eq!(refused[1]["status"], 404, "{log}");
     assert!(refused.iter().all(|l| l["timestamp"].is_string()), "{log}");
 }
+
+/// `veil` run in `dir` with `env` added (and nothing of the test's own
+/// logging variables).
+fn veil_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new(veil_bin());
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("VEIL_LOG")
+        .env_remove("RUST_LOG")
+        .env_remove("VEIL_CHAIN");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("veil")
+}
+
+fn stdout_line(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn settings_come_from_flags_then_environment_then_an_env_file() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let scratch = Scratch::new("ops-envfile");
+    let dir = scratch.path();
+    let env_file = dir.join(".env");
+    // fastnet's genesis is 1677685200, quicknet's 1692803367, default's
+    // 1595431050 (drand's /info of each chain).
+    std::fs::write(
+        &env_file,
+        "# settings\nexport VEIL_CHAIN=fastnet\nR2_SECRET_ACCESS_KEY='not-for-logs'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&env_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let round_one = ["round", "time", "1"];
+    assert_eq!(stdout_line(&veil_in(dir, &round_one, &[])), "1677685200");
+    let env_wins = veil_in(dir, &round_one, &[("VEIL_CHAIN", "quicknet")]);
+    assert_eq!(stdout_line(&env_wins), "1692803367");
+    let flag_wins = veil_in(
+        dir,
+        &["round", "time", "1", "--chain", "default"],
+        &[("VEIL_CHAIN", "quicknet")],
+    );
+    assert_eq!(stdout_line(&flag_wins), "1595431050");
+
+    // Each file read is logged by the names it set, never a value.
+    let logged = veil_in(dir, &["--logging.info", "round", "time", "1"], &[]);
+    let stderr = String::from_utf8_lossy(&logged.stderr);
+    assert!(
+        stderr.contains("settings read from an env file"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("R2_SECRET_ACCESS_KEY"), "{stderr}");
+    assert!(!stderr.contains("not-for-logs"), "{stderr}");
+
+    // A file others may write is not read (a warning says so).
+    std::fs::set_permissions(&env_file, std::fs::Permissions::from_mode(0o620)).unwrap();
+    let shared = veil_in(dir, &round_one, &[]);
+    assert_eq!(stdout_line(&shared), "1692803367", "the default chain");
+    assert!(
+        String::from_utf8_lossy(&shared.stderr).contains("writable by group or others"),
+        "{}",
+        String::from_utf8_lossy(&shared.stderr)
+    );
+
+    // --env-file names one; a missing one is a one-line failure.
+    let named = dir.join("veil.env");
+    std::fs::write(&named, "VEIL_CHAIN=default\n").unwrap();
+    std::fs::set_permissions(&named, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let given = veil_in(
+        dir,
+        &["round", "time", "1", "--env-file", named.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(stdout_line(&given), "1595431050");
+    let missing = veil_in(dir, &["--env-file", "nope.env", "round", "time", "1"], &[]);
+    assert_eq!(missing.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--env-file") && err.contains("nope.env"),
+        "{err}"
+    );
+
+    // --help names each setting's variable.
+    let help = stdout_line(&veil_in(dir, &["miner", "--help"], &[]));
+    for env in [
+        "[env: NETUID=]",
+        "[env: VEIL_METRICS_PORT=]",
+        "[env: VEIL_STORE=]",
+    ] {
+        assert!(help.contains(env), "{env} in\n{help}");
+    }
+}
+
+#[test]
+fn tle_users_flags_and_the_built_in_relays() {
+    let scratch = Scratch::new("ops-tle");
+    let dir = scratch.path();
+    // quicknet's chain hash (drand's /info) stands for the chain.
+    let quicknet = "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971";
+    let sealed = dir.join("old.age");
+    let out = Command::new(veil_bin())
+        .args(["encrypt", "-r", "1000", "-a", "-c", quicknet, "-o"])
+        .arg(&sealed)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&sealed).unwrap();
+    assert!(
+        text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"),
+        "{text}"
+    );
+
+    // -D: the first round emitted a year from now.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let later = dir.join("later.age");
+    let out = Command::new(veil_bin())
+        .args(["encrypt", "-D", "1y", "-o"])
+        .arg(&later)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let described = stdout_line(&veil_in(dir, &["inspect", later.to_str().unwrap()], &[]));
+    let round = serde_json::from_str::<Value>(&described).unwrap()["round"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{described}"));
+    let expected = |t: u64| -> u64 {
+        stdout_line(&veil_in(dir, &["round", "at", &t.to_string()], &[]))
+            .parse()
+            .unwrap()
+    };
+    let year = 365 * 86_400;
+    assert!(
+        (expected(now + year)..=expected(now + year + 5)).contains(&round),
+        "{round}"
+    );
+
+    // Without --signature or --relay, decrypt asks drand's public relays:
+    // in a network namespace without routes it names them and fails in
+    // one line (nothing leaves the machine).
+    if !Command::new("unshare")
+        .args(["-rn", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        eprintln!("NOTE: unshare -rn is not allowed here; the offline decrypt is not tried");
+        return;
+    }
+    let out = Command::new("unshare")
+        .args(["-rn"])
+        .arg(veil_bin())
+        .arg("decrypt")
+        .arg(&sealed)
+        .env("VEIL_CACHE_DIR", dir.join("cache"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    for relay in ["api.drand.sh", "drand.cloudflare.com"] {
+        assert!(err.contains(relay), "{relay} in {err}");
+    }
+}

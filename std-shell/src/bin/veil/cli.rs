@@ -31,6 +31,11 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
     #[command(flatten)]
     pub(crate) logging: LoggingArgs,
+    /// Read settings from this .env file (NAME=value lines) for variables
+    /// not already set; without it, ./.env when present. Read only when it
+    /// is yours and nobody else may write it.
+    #[arg(long = "env-file", global = true, value_name = "FILE")]
+    pub(crate) env_file: Option<PathBuf>,
 }
 
 /// Logs (stderr): bittensor's `--logging.*` flags, `--log-format`; without
@@ -186,8 +191,15 @@ pub(crate) enum Command {
 #[derive(Args)]
 pub(crate) struct ChainArg {
     /// A built-in chain (quicknet, quicknet-t, default/mainnet, fastnet,
-    /// testnet-unchained) or the path of a drand /info JSON file.
-    #[arg(long, value_name = "C", default_value = chains::DEFAULT_CHAIN.name())]
+    /// testnet-unchained) by name or chain hash, or the path of a drand
+    /// /info JSON file.
+    #[arg(
+        short = 'c',
+        long,
+        value_name = "C",
+        env = "VEIL_CHAIN",
+        default_value = chains::DEFAULT_CHAIN.name()
+    )]
     pub(crate) chain: String,
 }
 
@@ -203,7 +215,12 @@ pub(crate) struct StoreArg {
     /// dir:PATH or a path (local directory), s3://BUCKET or s3/r2 (S3/R2
     /// with the R2_* environment), or public:URL (anonymous; anyone can
     /// overwrite such objects).
-    #[arg(long, value_name = "STORE", default_value = "veil-store")]
+    #[arg(
+        long,
+        value_name = "STORE",
+        env = "VEIL_STORE",
+        default_value = "veil-store"
+    )]
     pub(crate) store: String,
 }
 
@@ -212,6 +229,27 @@ impl StoreArg {
     /// command says once it succeeds.
     pub(crate) fn open(&self, ctx: &mut Ctx) -> Result<Arc<dyn ObjectStore>> {
         open_store(&self.store, ctx)
+    }
+
+    /// The miner's store: `--store`/`VEIL_STORE` when given, else MIID's
+    /// public bucket when `MIID_S3_BUCKET` is set (and `MIID_USE_S3` is
+    /// not false), as a stock MIID miner uploads.
+    pub(crate) fn miner_spec(&self, env: &dyn Fn(&str) -> Option<String>) -> String {
+        let given = self.store != "veil-store" || env("VEIL_STORE").is_some();
+        let use_s3 = env("MIID_USE_S3").is_none_or(|v| !v.trim().eq_ignore_ascii_case("false"));
+        match env("MIID_S3_BUCKET").filter(|b| !b.trim().is_empty()) {
+            Some(bucket) if !given && use_s3 => {
+                let region = env("MIID_S3_REGION")
+                    .filter(|r| !r.trim().is_empty())
+                    .unwrap_or_else(|| "us-east-1".to_owned());
+                format!(
+                    "public:https://{}.s3.{}.amazonaws.com",
+                    bucket.trim(),
+                    region.trim()
+                )
+            }
+            _ => self.store.clone(),
+        }
     }
 }
 
@@ -225,8 +263,9 @@ pub(crate) fn open_store(spec: &str, ctx: &mut Ctx) -> Result<Arc<dyn ObjectStor
 }
 
 /// Where the hotkey comes from: --seed, --seed-file, --wallet.*, then the
-/// VEIL_SEED variable, then the bittensor wallet named by BT_WALLET_NAME /
-/// BT_WALLET_HOTKEY / BT_WALLET_PATH (or "default").
+/// VEIL_SEED variable, then the bittensor wallet named by BT_WALLET_NAME
+/// (GRAIL: BT_WALLET_COLD) / BT_WALLET_HOTKEY (BT_WALLET_HOT) /
+/// BT_WALLET_PATH (or "default").
 #[derive(Args)]
 pub(crate) struct KeyArgs {
     /// The secret as hex: a 32-byte mini secret or a 64-byte secret key
@@ -375,7 +414,7 @@ pub(crate) struct RegistryArgs {
     #[command(flatten)]
     pub(crate) chain: SubtensorArgs,
     /// The subnet (with a subtensor).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", env = "NETUID")]
     pub(crate) netuid: Option<String>,
 }
 
@@ -400,5 +439,37 @@ impl RegistryArgs {
             url.as_deref(),
             netuid,
         )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(given: &str) -> StoreArg {
+        StoreArg {
+            store: given.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_miner_without_store_uses_miids_bucket() {
+        let miid = |k: &str| match k {
+            "MIID_S3_BUCKET" => Some("miid-images".to_owned()),
+            "MIID_S3_REGION" => Some("eu-west-2".to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            store("veil-store").miner_spec(&miid),
+            "public:https://miid-images.s3.eu-west-2.amazonaws.com"
+        );
+        // The flag wins, and MIID_USE_S3=false turns the bucket off.
+        assert_eq!(store("dir:/srv/x").miner_spec(&miid), "dir:/srv/x");
+        let off = |k: &str| match k {
+            "MIID_USE_S3" => Some("False".to_owned()),
+            _ => miid(k),
+        };
+        assert_eq!(store("veil-store").miner_spec(&off), "veil-store");
+        assert_eq!(store("veil-store").miner_spec(&|_| None), "veil-store");
     }
 }

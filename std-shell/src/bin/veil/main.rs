@@ -54,6 +54,63 @@ fn init_logging(cli: &Cli) -> anyhow::Result<()> {
     Ok(veil::ops::logs::init(filter, args.format)?)
 }
 
+/// What `--env-file FILE` (or `./.env`) gave, read before the command line
+/// is parsed so that its variables count as the environment does (flags
+/// first, then the environment, then the file).
+struct EnvFile {
+    path: std::path::PathBuf,
+    set: Vec<String>,
+    skipped: Vec<String>,
+}
+
+/// Reads the env file and sets each variable not already set. Runs first
+/// thing in `main`, while the process has one thread.
+fn load_env_file() -> anyhow::Result<Option<EnvFile>> {
+    let mut argv = std::env::args_os().skip(1);
+    let mut given = None;
+    while let Some(a) = argv.next() {
+        if a == "--" {
+            break;
+        }
+        if a == "--env-file" {
+            given = argv.next().map(std::path::PathBuf::from);
+        } else if let Some(v) = a.to_str().and_then(|a| a.strip_prefix("--env-file=")) {
+            given = Some(v.into());
+        }
+    }
+    let (path, explicit) = match given {
+        Some(p) => (p, true),
+        None => (std::path::PathBuf::from(".env"), false),
+    };
+    if !explicit && std::fs::symlink_metadata(&path).is_err() {
+        return Ok(None);
+    }
+    let pairs = match veil::ops::envfile::read(&path) {
+        Ok(pairs) => pairs,
+        Err(e) if !explicit => {
+            eprintln!("veil: warning: {e}");
+            return Ok(None);
+        }
+        Err(e) => return Err(anyhow::anyhow!("--env-file: {e}")),
+    };
+    let (mut set, mut skipped) = (Vec::new(), Vec::new());
+    for (name, value) in pairs {
+        if std::env::var_os(&name).is_some() {
+            skipped.push(name);
+        } else {
+            // SAFETY: nothing else runs yet (`main` calls this before any
+            // thread or runtime starts), so no other thread reads the
+            // environment while it changes.
+            #[expect(unsafe_code, reason = "set_var before any thread starts")]
+            unsafe {
+                std::env::set_var(&name, value);
+            }
+            set.push(name);
+        }
+    }
+    Ok(Some(EnvFile { path, set, skipped }))
+}
+
 /// Parses the command line; a syntax error is one line and exit 2.
 fn parse() -> Result<Cli, ExitCode> {
     let e = match Cli::try_parse() {
@@ -89,6 +146,13 @@ fn parse() -> Result<Cli, ExitCode> {
 
 fn main() -> ExitCode {
     set_panic_hook();
+    let env_file = match load_env_file() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("veil: {}", veil::text::error_chain(e.as_ref()));
+            return ExitCode::FAILURE;
+        }
+    };
     let cli = match parse() {
         Ok(cli) => cli,
         Err(code) => return code,
@@ -96,6 +160,15 @@ fn main() -> ExitCode {
     if let Err(e) = init_logging(&cli) {
         eprintln!("veil: {}", veil::text::error_chain(e.as_ref()));
         return ExitCode::FAILURE;
+    }
+    if let Some(f) = env_file {
+        // Names only: the values are often keys.
+        tracing::info!(
+            file = %f.path.display(),
+            set = %f.set.join(","),
+            already_set = %f.skipped.join(","),
+            "settings read from an env file"
+        );
     }
     // stdout is buffered so that a failure leaves nothing on it.
     let mut ctx = Ctx::default();

@@ -47,7 +47,7 @@ pub(crate) enum Command {
         #[arg(long, value_name = "SS58", allow_hyphen_values = true)]
         hotkey: Option<String>,
         /// The subnet (on chain).
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", env = "NETUID")]
         netuid: Option<String>,
         #[command(flatten)]
         chain: SubtensorArgs,

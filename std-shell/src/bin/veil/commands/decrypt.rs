@@ -16,22 +16,22 @@ use crate::cli::ChainArg;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
-    /// The round's beacon signature, hex.
+    /// The round's beacon signature, hex (nothing is fetched).
     #[arg(
         long,
         value_name = "HEX",
         allow_hyphen_values = true,
-        required_unless_present = "relay",
         conflicts_with = "relay"
     )]
     signature: Option<String>,
     /// Fetch the round's beacon from this drand relay (a base URL or a
     /// chain URL ending in the chain hash); repeat to fail over in order.
-    #[arg(long, value_name = "URL")]
+    /// Default (without --signature): drand's public relays.
+    #[arg(short = 'u', long, value_name = "URL")]
     relay: Vec<String>,
-    /// With --relay: sleep until the round is emitted instead of failing
-    /// with "too early".
-    #[arg(long, requires = "relay")]
+    /// Sleep until the round is emitted instead of failing with "too
+    /// early" (not with --signature).
+    #[arg(long, conflicts_with = "signature")]
     wait: bool,
     /// The round sealed to: needed to verify the beacon of a raw TLE;
     /// must match the round an age or bittensor file carries.

@@ -10,7 +10,7 @@ use crate::cli::SubtensorArgs;
 #[derive(ClapArgs)]
 pub(crate) struct Args {
     /// The subnet.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", env = "NETUID")]
     netuid: String,
     #[command(flatten)]
     chain: SubtensorArgs,

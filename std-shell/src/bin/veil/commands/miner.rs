@@ -16,7 +16,7 @@ use veil::{Error, args};
 use veil_core::format::Format;
 
 use super::{Ctx, runtime, say_now, shutdown_signal};
-use crate::cli::{ChainArg, KeyArgs, MetricsArgs, StoreArg, SubtensorArgs};
+use crate::cli::{ChainArg, KeyArgs, MetricsArgs, StoreArg, SubtensorArgs, open_store};
 use veil::chain::upkeep::Upkeep;
 
 #[derive(clap::Args)]
@@ -58,7 +58,7 @@ pub(crate) struct Args {
     /// call (unless --metagraph or --allow-any), the axon is announced
     /// (--axon.external_ip) and the read commitment kept
     /// (--publish-commitment).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", env = "NETUID")]
     netuid: Option<String>,
     #[command(flatten)]
     subtensor: SubtensorArgs,
@@ -228,7 +228,7 @@ pub(crate) fn run(a: Args, ctx: &mut Ctx) -> Result<()> {
         max_body: args::parse_count("--max-body", &a.max_body)?,
         ..AxonConfig::default()
     };
-    let store = a.store.open(ctx)?;
+    let store = open_store(&a.store.miner_spec(&|k| std::env::var(k).ok()), ctx)?;
     let captures = a
         .captures
         .as_deref()
