@@ -65,7 +65,7 @@ pub async fn serve_metrics(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "metrics on http://{addr}/metrics");
+        tracing::info!(%addr, "metrics page at /metrics");
     }
     listener::serve(
         listener,

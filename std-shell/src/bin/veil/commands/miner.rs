@@ -40,8 +40,15 @@ pub(crate) struct Args {
     /// Timelock format of the sealed images (MIID's graders read bittensor).
     #[arg(long, value_name = "FORMAT", default_value = "bittensor")]
     format: String,
-    /// A validator hotkey allowed to query; repeatable.
-    #[arg(long = "allow", value_name = "SS58", allow_hyphen_values = true)]
+    /// A validator hotkey allowed to query; repeatable (the variable:
+    /// comma-separated).
+    #[arg(
+        long = "allow",
+        value_name = "SS58",
+        allow_hyphen_values = true,
+        env = "VEIL_ALLOW",
+        value_delimiter = ','
+    )]
     allow: Vec<String>,
     /// Allow the hotkeys of this metagraph file with at least --min-stake.
     #[arg(long, value_name = "FILE")]
