@@ -403,17 +403,14 @@ fn tle_users_flags_and_the_built_in_relays() {
     // quicknet's chain hash (drand's /info) stands for the chain.
     let quicknet = "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971";
     let sealed = dir.join("old.age");
-    let out = Command::new(veil_bin())
-        .args(["encrypt", "-r", "1000", "-a", "-c", quicknet, "-o"])
-        .arg(&sealed)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let sealed_arg = sealed.to_str().unwrap();
+    stdout_line(&veil_in(
+        dir,
+        &[
+            "encrypt", "-r", "1000", "-a", "-c", quicknet, "-o", sealed_arg,
+        ],
+        &[],
+    ));
     let text = std::fs::read_to_string(&sealed).unwrap();
     assert!(
         text.starts_with("-----BEGIN AGE ENCRYPTED FILE-----"),
@@ -426,17 +423,12 @@ fn tle_users_flags_and_the_built_in_relays() {
         .unwrap()
         .as_secs();
     let later = dir.join("later.age");
-    let out = Command::new(veil_bin())
-        .args(["encrypt", "-D", "1y", "-o"])
-        .arg(&later)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let later_arg = later.to_str().unwrap();
+    stdout_line(&veil_in(
+        dir,
+        &["encrypt", "-D", "1y", "-o", later_arg],
+        &[],
+    ));
     let described = stdout_line(&veil_in(dir, &["inspect", later.to_str().unwrap()], &[]));
     let round = serde_json::from_str::<Value>(&described).unwrap()["round"]
         .as_u64()
@@ -478,4 +470,135 @@ fn tle_users_flags_and_the_built_in_relays() {
     for relay in ["api.drand.sh", "drand.cloudflare.com"] {
         assert!(err.contains(relay), "{relay} in {err}");
     }
+}
+
+/// Waits up to `limit` for `child` to exit; its status.
+fn exit_within(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(started.elapsed() < limit, "still running after {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn sigterm(pid: u32) {
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+#[test]
+fn sigterm_lets_the_answer_in_progress_finish_and_abandons_a_cycle_whole() {
+    const VALIDATOR: &str = "6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b6b";
+    let scratch = Scratch::new("ops-drain");
+    let store = scratch.subdir("store");
+    let started = scratch.path().join("generator-started");
+    let validator_hotkey = veil_tests::bittensor::ss58_of_seed(VALIDATOR);
+    // A generator that takes 3 s: it says it started, then copies the base
+    // image as the one variation asked for.
+    let cmd = format!(
+        r#"j=$(cat); o=$(printf '%s' "$j" | sed 's/.*"out_dir":"\([^"]*\)".*/\1/'); b=$(printf '%s' "$j" | sed 's/.*"base_image":"\([^"]*\)".*/\1/'); touch {s}; sleep 3; cp "$b" "$o/0.png""#,
+        s = started.display()
+    );
+    let mut miner = VeilMiner::start(
+        &scratch,
+        &"6a".repeat(32),
+        &store,
+        &[
+            "--chain",
+            "quicknet",
+            "--allow",
+            &validator_hotkey,
+            "--generator-cmd",
+            &cmd,
+        ],
+    );
+    let results = scratch.path().join("results");
+    let validator = |miner_arg: &str, cycles: &str| {
+        Command::new(veil_bin())
+            .current_dir(scratch.path())
+            .args(["validator", "--chain", "quicknet", "--variations", "1"])
+            .args(["--timeout", "30", "--retries", "0", "--cycles", cycles])
+            .args(["--miner", miner_arg])
+            .arg("--store")
+            .arg(format!("dir:{}", store.display()))
+            .arg("--out")
+            .arg(&results)
+            .env("VEIL_SEED", VALIDATOR)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut v = validator(
+        &format!("127.0.0.1:{}:{}", miner.port(), miner.hotkey()),
+        "1",
+    );
+    let waiting = Instant::now();
+    while !started.exists() {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(30),
+            "the generator never started: {}",
+            miner.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SIGTERM while the miner generates: it answers, then exits 0.
+    sigterm(miner.pid());
+    let status = exit_within(&mut v, Duration::from_secs(60));
+    let out = v.wait_with_output().unwrap();
+    assert!(status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let cycle: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(
+        cycle["responses"]["0"]["s3_submissions"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "the answer in progress was cut: {cycle}"
+    );
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(s) = miner.exit_status() {
+            break s;
+        }
+        assert!(
+            stopping.elapsed() < Duration::from_secs(20),
+            "{}",
+            miner.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}: {}", miner.log());
+
+    // A validator stopped mid-cycle (its miner never answers) exits 0 at
+    // once and writes nothing of that cycle.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let before = std::fs::read_dir(&results).unwrap().count();
+    let mut v = validator(&format!("127.0.0.1:{silent_port}:{}", miner.hotkey()), "0");
+    // Its connection is accepted, and never answered.
+    let _held = silent.accept().unwrap();
+    sigterm(v.id());
+    let status = exit_within(&mut v, Duration::from_secs(10));
+    let out = v.wait_with_output().unwrap();
+    assert!(status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("abandoned"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_dir(&results).unwrap().count(), before);
 }
