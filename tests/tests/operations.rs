@@ -602,3 +602,105 @@ fn sigterm_lets_the_answer_in_progress_finish_and_abandons_a_cycle_whole() {
     );
     assert_eq!(std::fs::read_dir(&results).unwrap().count(), before);
 }
+
+#[test]
+fn plain_s3_takes_the_aws_credential_chain() {
+    let scratch = Scratch::new("ops-aws-chain");
+    let Some(moto) = veil_tests::moto::Moto::start(&scratch, "aws-chain-bucket", true) else {
+        return;
+    };
+    let (reader, writer) = (moto.reader.clone().unwrap(), moto.writer.clone().unwrap());
+    let dir = scratch.path();
+    let store = "s3://aws-chain-bucket";
+    let base: Vec<(&str, String)> = vec![
+        ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+        ("R2_FORCE_PATH_STYLE", "true".to_owned()),
+        ("AWS_REGION", "us-east-1".to_owned()),
+        // No instance-metadata probe, and nothing of this machine's own.
+        ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ("AWS_CONFIG_FILE", dir.join("none").display().to_string()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE",
+            dir.join("none").display().to_string(),
+        ),
+        ("HOME", dir.display().to_string()),
+    ];
+    let run = |args: &[&str], extra: &[(&str, String)], stdin: &[u8]| {
+        let mut cmd = Command::new(veil_bin());
+        cmd.current_dir(dir).args(args).env_clear();
+        cmd.env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        for (k, v) in base.iter().chain(extra) {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    // The environment's keys: the writer's.
+    let env_keys = [
+        ("AWS_ACCESS_KEY_ID", writer.access_key_id.clone()),
+        ("AWS_SECRET_ACCESS_KEY", writer.secret_access_key.clone()),
+    ];
+    let put = run(
+        &["store", "put", "greeting", "--store", store],
+        &env_keys,
+        b"hello over the chain",
+    );
+    assert!(
+        put.status.success(),
+        "{}",
+        String::from_utf8_lossy(&put.stderr)
+    );
+    // A profile file: the reader's, which may read and not write.
+    let profile = dir.join("credentials");
+    std::fs::write(
+        &profile,
+        format!(
+            "[veil-reader]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            reader.access_key_id, reader.secret_access_key
+        ),
+    )
+    .unwrap();
+    let profile_keys = [
+        ("AWS_SHARED_CREDENTIALS_FILE", profile.display().to_string()),
+        ("AWS_PROFILE", "veil-reader".to_owned()),
+    ];
+    let got = run(
+        &["store", "get", "greeting", "--store", store],
+        &profile_keys,
+        b"",
+    );
+    assert!(
+        got.status.success(),
+        "{}",
+        String::from_utf8_lossy(&got.stderr)
+    );
+    assert_eq!(got.stdout, b"hello over the chain");
+    let denied = run(
+        &["store", "put", "other", "--store", store],
+        &profile_keys,
+        b"x",
+    );
+    assert_eq!(denied.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&denied.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(!err.contains(&reader.secret_access_key), "{err}");
+    // No credentials anywhere: one line, at once (no metadata probe).
+    let started = Instant::now();
+    let none = run(&["store", "get", "greeting", "--store", store], &[], b"");
+    assert_eq!(none.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&none.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("no credentials: "), "{err}");
+    assert!(err.contains("AWS_ACCESS_KEY_ID"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -34,6 +34,7 @@ use aws_sdk_s3::config::{
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+pub mod aws_chain;
 mod config;
 
 pub use config::{EndpointOverrides, KeyPair, S3Config};
@@ -101,12 +102,28 @@ impl fmt::Debug for S3Store {
 }
 
 fn client(config: &S3Config, keys: &KeyPair, options: &S3Options) -> aws_sdk_s3::Client {
+    client_with(
+        &config.region,
+        &config.endpoint,
+        config.force_path_style,
+        keys.credentials(),
+        options,
+    )
+}
+
+fn client_with(
+    region: &str,
+    endpoint: &str,
+    force_path_style: bool,
+    credentials: impl aws_sdk_s3::config::ProvideCredentials + 'static,
+    options: &S3Options,
+) -> aws_sdk_s3::Client {
     let conf = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(config.region.clone()))
-        .endpoint_url(&config.endpoint)
-        .force_path_style(config.force_path_style)
-        .credentials_provider(keys.credentials())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint)
+        .force_path_style(force_path_style)
+        .credentials_provider(credentials)
         .retry_config(RetryConfig::disabled())
         .timeout_config(
             TimeoutConfig::builder()
@@ -182,6 +199,38 @@ impl S3Store {
         })
     }
 
+    /// Plain S3 with the AWS credential chain ([`aws_chain`]): one identity
+    /// reads and writes `bucket`.
+    ///
+    /// # Errors
+    ///
+    /// As [`S3Store::new`], or a malformed endpoint or override.
+    pub fn with_aws_chain(
+        bucket: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        options: S3Options,
+    ) -> Result<Self, Error> {
+        if bucket.is_empty() {
+            return Err(Error::value("--store", "s3://BUCKET names no bucket"));
+        }
+        let target = aws_chain::AwsTarget::from_env(env)?;
+        let client = client_with(
+            &target.region,
+            &target.endpoint,
+            target.force_path_style,
+            aws_chain::credentials(env),
+            &options,
+        );
+        Ok(Self {
+            bucket: bucket.to_owned(),
+            endpoint: target.endpoint,
+            reader: client.clone(),
+            writer: Some(client),
+            options,
+            redactor: Redactor::default(),
+        })
+    }
+
     fn writer(&self, op: &str, key: &str) -> Result<&aws_sdk_s3::Client, StoreError> {
         self.writer.as_ref().ok_or_else(|| {
             StoreError::new(
@@ -207,6 +256,13 @@ impl S3Store {
                     || "connection failed".to_owned(),
                     |c| aws_sdk_s3::error::DisplayErrorContext(c).to_string(),
                 );
+                // The AWS chain found nothing: waiting cures nothing.
+                if cause.contains("no credentials found in chain") {
+                    return StoreError::new(
+                        ErrorKind::Denied,
+                        format!("{what}: {}", aws_chain::NO_CREDENTIALS),
+                    );
+                }
                 (
                     ErrorKind::Transient,
                     format!("cannot reach {}: {cause}", self.endpoint),

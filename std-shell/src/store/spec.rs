@@ -6,7 +6,8 @@ use alloc::sync::Arc;
 use super::{ObjectStore, RetryPolicy, local, public, s3};
 
 /// Parses a store argument: `dir:PATH` or a plain path (a local directory),
-/// `s3://BUCKET` (S3/R2 from the `R2_*` environment, this bucket), `s3` or
+/// `s3://BUCKET` (S3/R2 from the `R2_*` environment, this bucket; plain S3
+/// with the AWS credential chain when no `R2_*` key pair is set), `s3` or
 /// `r2` (S3/R2, bucket from the environment), `public:URL` (anonymous HTTP).
 ///
 /// # Errors
@@ -26,15 +27,18 @@ pub fn from_spec(
             .strip_prefix("s3://")
             .map(|b| Some(b.trim_end_matches('/'))),
     };
+    let options = s3::S3Options {
+        retry,
+        ..s3::S3Options::default()
+    };
+    if let Some(Some(bucket)) = bucket
+        && s3::aws_chain::no_r2_pair(env)
+    {
+        return Ok(Arc::new(s3::S3Store::with_aws_chain(bucket, env, options)?));
+    }
     if let Some(bucket) = bucket {
         let config = s3::S3Config::from_env(env, bucket)?;
-        return Ok(Arc::new(s3::S3Store::new(
-            &config,
-            s3::S3Options {
-                retry,
-                ..s3::S3Options::default()
-            },
-        )?));
+        return Ok(Arc::new(s3::S3Store::new(&config, options)?));
     }
     if spec.contains("://") {
         return Err(crate::Error::value(

@@ -213,8 +213,9 @@ impl ChainArg {
 #[derive(Args)]
 pub(crate) struct StoreArg {
     /// dir:PATH or a path (local directory), s3://BUCKET or s3/r2 (S3/R2
-    /// with the R2_* environment), or public:URL (anonymous; anyone can
-    /// overwrite such objects).
+    /// with the R2_* environment; s3://BUCKET without an R2 key pair: plain
+    /// S3 with the AWS credential chain), or public:URL (anonymous; anyone
+    /// can overwrite such objects).
     #[arg(
         long,
         value_name = "STORE",
