@@ -1,7 +1,9 @@
 //! What operators see of a running veil and how they set it up: logs on
 //! stderr ([`logs`]), the metrics page ([`metrics`]), the health probe
-//! ([`endpoint`]) and `.env` files ([`envfile`]).
+//! ([`endpoint`]), `.env` files ([`envfile`]) and `--config` files
+//! ([`config_file`]).
 
+pub mod config_file;
 pub mod endpoint;
 pub mod envfile;
 pub mod logs;

@@ -349,10 +349,7 @@ fn settings_come_from_flags_then_environment_then_an_env_file() {
     // Each file read is logged by the names it set, never a value.
     let logged = veil_in(dir, &["--logging.info", "round", "time", "1"], &[]);
     let stderr = String::from_utf8_lossy(&logged.stderr);
-    assert!(
-        stderr.contains("settings read from an env file"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("settings read from a file"), "{stderr}");
     assert!(stderr.contains("R2_SECRET_ACCESS_KEY"), "{stderr}");
     assert!(!stderr.contains("not-for-logs"), "{stderr}");
 
@@ -384,6 +381,32 @@ fn settings_come_from_flags_then_environment_then_an_env_file() {
         err.contains("--env-file") && err.contains("nope.env"),
         "{err}"
     );
+
+    // --config veil.toml comes last: the environment wins over it, its keys
+    // are the flags' names, a secret (or any unknown key) is refused.
+    std::fs::remove_file(&env_file).unwrap();
+    let toml = dir.join("veil.toml");
+    std::fs::write(&toml, "chain = \"fastnet\"\n").unwrap();
+    std::fs::set_permissions(&toml, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let toml_arg = toml.to_str().unwrap();
+    let from_toml = veil_in(dir, &["round", "time", "1", "--config", toml_arg], &[]);
+    assert_eq!(stdout_line(&from_toml), "1677685200");
+    let env_first = veil_in(
+        dir,
+        &["round", "time", "1", "--config", toml_arg],
+        &[("VEIL_CHAIN", "default")],
+    );
+    assert_eq!(stdout_line(&env_first), "1595431050");
+    std::fs::write(&toml, "R2_WRITE_SECRET_ACCESS_KEY = \"not-for-errors\"\n").unwrap();
+    let secret = veil_in(dir, &["round", "time", "1", "--config", toml_arg], &[]);
+    assert_eq!(secret.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&secret.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("unknown key R2_WRITE_SECRET_ACCESS_KEY"),
+        "{err}"
+    );
+    assert!(!err.contains("not-for-errors"), "{err}");
 
     // --help names each setting's variable.
     let help = stdout_line(&veil_in(dir, &["miner", "--help"], &[]));

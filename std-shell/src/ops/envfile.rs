@@ -31,7 +31,7 @@ pub fn read(path: &Path) -> Result<Vec<(String, String)>, Error> {
 }
 
 /// Owned by this user, a regular file, not writable by group or others.
-fn check_private(path: &Path) -> Result<(), Error> {
+pub(crate) fn check_private(path: &Path) -> Result<(), Error> {
     use std::os::unix::fs::MetadataExt as _;
     let meta = std::fs::symlink_metadata(path).map_err(|source| Error::Read {
         path: path.to_owned(),

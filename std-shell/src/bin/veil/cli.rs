@@ -36,6 +36,11 @@ pub(crate) struct Cli {
     /// is yours and nobody else may write it.
     #[arg(long = "env-file", global = true, value_name = "FILE")]
     pub(crate) env_file: Option<PathBuf>,
+    /// Read settings from this TOML file (keys are the long flags' names:
+    /// netuid, store, allow, metrics.port, wallet.name, subtensor.network,
+    /// ...) for what flags, the environment and the .env file leave unset.
+    #[arg(long = "config", global = true, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
 }
 
 /// Logs (stderr): bittensor's `--logging.*` flags, `--log-format`; without

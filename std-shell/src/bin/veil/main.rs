@@ -54,45 +54,38 @@ fn init_logging(cli: &Cli) -> anyhow::Result<()> {
     Ok(veil::ops::logs::init(filter, args.format)?)
 }
 
-/// What `--env-file FILE` (or `./.env`) gave, read before the command line
-/// is parsed so that its variables count as the environment does (flags
-/// first, then the environment, then the file).
-struct EnvFile {
+/// What a settings file (`--env-file FILE` or `./.env`, then `--config
+/// FILE`) gave, read before the command line is parsed so that its
+/// variables count as the environment does (flags first, then the
+/// environment, then the `.env` file, then the config file).
+struct SettingsFile {
     path: std::path::PathBuf,
     set: Vec<String>,
     skipped: Vec<String>,
 }
 
-/// Reads the env file and sets each variable not already set. Runs first
-/// thing in `main`, while the process has one thread.
-fn load_env_file() -> anyhow::Result<Option<EnvFile>> {
+/// The value of `--{flag} V` or `--{flag}=V` on the command line.
+fn raw_flag(flag: &str) -> Option<std::path::PathBuf> {
     let mut argv = std::env::args_os().skip(1);
+    let long = format!("--{flag}");
+    let eq = format!("--{flag}=");
     let mut given = None;
     while let Some(a) = argv.next() {
         if a == "--" {
             break;
         }
-        if a == "--env-file" {
+        if a == long.as_str() {
             given = argv.next().map(std::path::PathBuf::from);
-        } else if let Some(v) = a.to_str().and_then(|a| a.strip_prefix("--env-file=")) {
+        } else if let Some(v) = a.to_str().and_then(|a| a.strip_prefix(eq.as_str())) {
             given = Some(v.into());
         }
     }
-    let (path, explicit) = match given {
-        Some(p) => (p, true),
-        None => (std::path::PathBuf::from(".env"), false),
-    };
-    if !explicit && std::fs::symlink_metadata(&path).is_err() {
-        return Ok(None);
-    }
-    let pairs = match veil::ops::envfile::read(&path) {
-        Ok(pairs) => pairs,
-        Err(e) if !explicit => {
-            eprintln!("veil: warning: {e}");
-            return Ok(None);
-        }
-        Err(e) => return Err(anyhow::anyhow!("--env-file: {e}")),
-    };
+    given
+}
+
+/// Sets each of `pairs` not already set. Runs first thing in `main`, while
+/// the process has one thread.
+fn apply(path: std::path::PathBuf, pairs: Vec<(String, String)>) -> SettingsFile {
     let (mut set, mut skipped) = (Vec::new(), Vec::new());
     for (name, value) in pairs {
         if std::env::var_os(&name).is_some() {
@@ -108,7 +101,32 @@ fn load_env_file() -> anyhow::Result<Option<EnvFile>> {
             set.push(name);
         }
     }
-    Ok(Some(EnvFile { path, set, skipped }))
+    SettingsFile { path, set, skipped }
+}
+
+/// Reads the env file, then the config file, each filling what is unset.
+fn load_settings() -> anyhow::Result<Vec<SettingsFile>> {
+    let mut read = Vec::new();
+    let (path, explicit) = match raw_flag("env-file") {
+        Some(p) => (p, true),
+        None => (std::path::PathBuf::from(".env"), false),
+    };
+    if explicit || std::fs::symlink_metadata(&path).is_ok() {
+        match veil::ops::envfile::read(&path) {
+            Ok(pairs) => read.push(apply(path, pairs)),
+            Err(e) if !explicit => eprintln!("veil: warning: {e}"),
+            Err(e) => return Err(anyhow::anyhow!("--env-file: {e}")),
+        }
+    }
+    if let Some(path) = raw_flag("config") {
+        let pairs = veil::ops::config_file::read(&path)
+            .map_err(|e| anyhow::anyhow!("--config: {e}"))?
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+        read.push(apply(path, pairs));
+    }
+    Ok(read)
 }
 
 /// Parses the command line; a syntax error is one line and exit 2.
@@ -146,7 +164,7 @@ fn parse() -> Result<Cli, ExitCode> {
 
 fn main() -> ExitCode {
     set_panic_hook();
-    let env_file = match load_env_file() {
+    let settings = match load_settings() {
         Ok(f) => f,
         Err(e) => {
             eprintln!("veil: {}", veil::text::error_chain(e.as_ref()));
@@ -161,13 +179,13 @@ fn main() -> ExitCode {
         eprintln!("veil: {}", veil::text::error_chain(e.as_ref()));
         return ExitCode::FAILURE;
     }
-    if let Some(f) = env_file {
+    for f in settings {
         // Names only: the values are often keys.
         tracing::info!(
             file = %f.path.display(),
             set = %f.set.join(","),
             already_set = %f.skipped.join(","),
-            "settings read from an env file"
+            "settings read from a file"
         );
     }
     // stdout is buffered so that a failure leaves nothing on it.
